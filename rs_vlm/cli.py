@@ -1,0 +1,62 @@
+"""The ``rs-vlm`` command.
+
+``fit``, ``validate``, ``test`` and ``predict`` with ``--config`` go to Lightning's ``LightningCLI``
+(see :mod:`rs_vlm.lightning_cli`). The other subcommands are plain argparse programs, each in the
+part of the package it belongs to; they are imported only when called so each starts fast.
+"""
+
+import sys
+from collections.abc import Callable, Sequence
+from importlib import import_module
+
+__all__ = ['SUBCOMMANDS', 'main']
+
+#: Subcommand -> ``module:function`` taking ``argv`` and returning an exit code.
+SUBCOMMANDS: dict[str, str] = {
+    'convert': 'rs_vlm.conversion.cli:main',
+    'dedup': 'rs_vlm.conversion.cli:dedup_main',
+    'evaluate': 'rs_vlm.evaluation.cli:main',
+    'export': 'rs_vlm.models.export:main',
+    'shard': 'rs_vlm.datasets.webdataset_writer:main',
+}
+
+LIGHTNING_SUBCOMMANDS = ('fit', 'validate', 'test', 'predict')
+
+USAGE = f"""usage: rs-vlm <command> [options]
+
+Lightning commands (LightningCLI, configure with --config FILE.yaml):
+  {', '.join(LIGHTNING_SUBCOMMANDS)}
+Tools:
+  {', '.join(SUBCOMMANDS)}
+
+Run 'rs-vlm <command> --help' for the options of one command.
+"""
+
+
+def _resolve(target: str) -> Callable[[list[str]], int]:
+    module_name, function_name = target.split(':')
+    return getattr(import_module(module_name), function_name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``rs-vlm`` command.
+
+    Args:
+        argv: Arguments after the program name; ``sys.argv[1:]`` when None.
+
+    Returns:
+        The process exit code.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ('-h', '--help'):
+        print(USAGE)
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command in SUBCOMMANDS:
+        return int(_resolve(SUBCOMMANDS[command])(rest) or 0)
+    if command in LIGHTNING_SUBCOMMANDS:
+        from rs_vlm.lightning_cli import run_lightning_cli
+
+        return run_lightning_cli([command, *rest])
+    print(f'rs-vlm: unknown command {command!r}\n\n{USAGE}', file=sys.stderr)
+    return 2

@@ -1,0 +1,51 @@
+"""Error types that rs_vlm raises for bad input.
+
+Every error about a file names the file and, where it applies, the line or key, and says what
+was expected, so a user can fix the input without reading our code.
+"""
+
+from pathlib import Path
+
+__all__ = ['AnnotationError', 'CheckpointError', 'CorpusError', 'InputError']
+
+
+class InputError(ValueError):
+    """Bad input in a file: the message names the file and the line or key.
+
+    Args:
+        path: The file (or folder) at fault.
+        message: What is wrong and what was expected.
+        line: 1-based line number, when the format is line-oriented.
+        key: The key or field at fault, for structured formats.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        message: str,
+        *,
+        line: int | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.line = line
+        self.key = key
+        self.reason = message
+        where = self.path
+        if line is not None:
+            where += f', line {line}'
+        if key is not None:
+            where += f', key {key!r}'
+        super().__init__(f'{where}: {message}')
+
+
+class AnnotationError(InputError):
+    """A detection or segmentation annotation file cannot be read."""
+
+
+class CorpusError(InputError):
+    """A caption corpus (CSV/TSV, JSONL, Karpathy JSON, precomp text, shards) is malformed."""
+
+
+class CheckpointError(InputError):
+    """A checkpoint file has an unknown layout, the wrong architecture, or unsafe content."""

@@ -1,0 +1,22 @@
+"""Shared test fixtures: the path to the real fixtures in shared/ and small helpers."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def fixtures_root() -> Path:
+    """Where the real remote-sensing fixtures live (``RS_VLM_FIXTURES`` or ../shared/fixtures)."""
+    return Path(os.environ.get('RS_VLM_FIXTURES', REPO_ROOT.parent / 'shared' / 'fixtures'))
+
+
+@pytest.fixture
+def real_fixtures() -> Path:
+    """The real fixtures folder; skips the test when it is absent."""
+    root = fixtures_root()
+    if not root.is_dir():
+        pytest.skip(f'real fixtures not found at {root} (set RS_VLM_FIXTURES)')
+    return root
