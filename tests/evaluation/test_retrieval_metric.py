@@ -1,0 +1,126 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from torchmetrics.retrieval import RetrievalHitRate
+
+from rs_vlm.metrics import CrossModalRetrieval, retrieval_hit_rates
+
+N_IMAGES, CAPTIONS_PER_IMAGE = 1093, 5  # RSICD test split
+
+
+def official_recall_at_k(scores, positive_pairs, k):
+    """clip_benchmark's recall_at_k, written out: one-hot of torch.topk, count positives."""
+    nb_queries, nb_candidates = scores.shape
+    topk_indices = torch.topk(scores, k, dim=1)[1]
+    nb_positive = positive_pairs.sum(dim=1)
+    onehot = F.one_hot(topk_indices, num_classes=nb_candidates)
+    true_positive = (onehot * positive_pairs.view(nb_queries, 1, nb_candidates)).sum(dim=(1, 2))
+    return true_positive / nb_positive
+
+
+def official_protocol(images, texts, caption_to_image, chunk=64):
+    """The official script: scores = texts @ images.T, recall_at_k per query, hit if > 0."""
+    scores = texts @ images.T
+    positive = torch.zeros_like(scores, dtype=torch.bool)
+    positive[torch.arange(len(texts)), caption_to_image] = True
+    out = {}
+    for name, s, p in (('t2i', scores, positive), ('i2t', scores.T, positive.T)):
+        for k in (1, 5, 10):
+            hits = torch.cat(
+                [
+                    official_recall_at_k(s[i : i + chunk], p[i : i + chunk], k) > 0
+                    for i in range(0, len(s), chunk)
+                ]
+            )
+            out[f'{name}_r{k}'] = hits.float().mean().item() * 100
+    return out
+
+
+def random_embeddings(seed, n_images, dim=16, quantise=False):
+    gen = torch.Generator().manual_seed(seed)
+    images = torch.randn(n_images, dim, generator=gen)
+    caption_to_image = torch.arange(n_images).repeat_interleave(CAPTIONS_PER_IMAGE)
+    texts = images[caption_to_image] + 1.5 * torch.randn(len(caption_to_image), dim, generator=gen)
+    if quantise:  # few distinct values -> many tied scores
+        images, texts = images.round().clamp(-1, 1), texts.round().clamp(-1, 1)
+    return images, texts, caption_to_image
+
+
+@pytest.mark.parametrize('quantise', [False, True])
+def test_equals_official_protocol_at_rsicd_shape(quantise):
+    images, texts, caption_to_image = random_embeddings(0, N_IMAGES, quantise=quantise)
+    if not quantise:
+        images, texts = F.normalize(images, dim=-1), F.normalize(texts, dim=-1)
+    else:
+        scores = texts @ images.T
+        assert scores.unique().numel() < 50  # the tie case really has ties
+    ours = retrieval_hit_rates(images, texts, caption_to_image)
+    expected = official_protocol(images, texts, caption_to_image)
+    for key, value in expected.items():
+        assert ours[key].item() == pytest.approx(value, abs=1e-4), key
+    assert ours['mean_recall'].item() == pytest.approx(sum(expected.values()) / 6, abs=1e-4)
+    assert 0 < ours['i2t_r1'] < ours['i2t_r5'] < ours['i2t_r10'] < 100
+
+
+def test_equals_torchmetrics_hit_rate():
+    images, texts, caption_to_image = random_embeddings(1, 120)
+    images, texts = F.normalize(images, dim=-1), F.normalize(texts, dim=-1)
+    ours = retrieval_hit_rates(images, texts, caption_to_image)
+    scores = texts @ images.T  # [T, I]
+    positive = torch.zeros_like(scores, dtype=torch.bool)
+    positive[torch.arange(len(texts)), caption_to_image] = True
+    for name, s, p in (('t2i', scores, positive), ('i2t', scores.T, positive.T)):
+        indexes = torch.arange(s.shape[0])[:, None].expand_as(s)
+        for k in (1, 5, 10):
+            metric = RetrievalHitRate(top_k=k)
+            expected = metric(s.flatten(), p.flatten(), indexes=indexes.flatten())
+            assert ours[f'{name}_r{k}'].item() == pytest.approx(expected.item() * 100, abs=1e-4)
+
+
+def test_hand_worked_example():
+    images = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    # caption 2 belongs to image 1 but is closer to image 0
+    texts = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.9, 0.1], [0.2, 0.8]])
+    out = retrieval_hit_rates(images, texts, [0, 1, 1, 0], top_k=(1, 2))
+    assert out['t2i_r1'].item() == pytest.approx(50.0)  # captions 0, 1 hit; 2, 3 miss
+    assert out['t2i_r2'].item() == pytest.approx(100.0)
+    # image 0 ranks captions 0 (1.0), 2 (0.9): top-1 is its own; image 1 ranks 1 (1.0) first
+    assert out['i2t_r1'].item() == pytest.approx(100.0)
+    assert out['mean_recall'].item() == pytest.approx((50 + 100 + 100 + 100) / 4)
+
+
+def test_metric_class_matches_functional_with_shuffled_padded_updates():
+    images, texts, caption_to_image = random_embeddings(2, 40)
+    images, texts = F.normalize(images, dim=-1), F.normalize(texts, dim=-1)
+    expected = retrieval_hit_rates(images, texts, caption_to_image)
+    metric = CrossModalRetrieval()
+    image_order = torch.randperm(40, generator=torch.Generator().manual_seed(3))
+    image_order = torch.cat([image_order, image_order[:3]])  # DistributedSampler-style padding
+    for chunk in image_order.split(7):
+        metric.update(image_features=images[chunk], image_ids=chunk)
+    text_order = torch.randperm(len(texts), generator=torch.Generator().manual_seed(4))
+    text_order = torch.cat([text_order, text_order[:5]])
+    for chunk in text_order.split(33):
+        metric.update(
+            text_features=texts[chunk], text_image_ids=caption_to_image[chunk], text_ids=chunk
+        )
+    result = metric.compute()
+    for key, value in expected.items():
+        assert result[key].item() == pytest.approx(value.item(), abs=1e-5), key
+
+
+def test_bad_inputs_raise_clear_errors():
+    images = torch.eye(3)
+    with pytest.raises(ValueError, match='expected \\(2,\\)'):
+        retrieval_hit_rates(images, torch.eye(3)[:2], [0, 1, 2])
+    with pytest.raises(ValueError, match='image 2 has no caption'):
+        retrieval_hit_rates(images, torch.eye(3)[:2], [0, 1])
+    with pytest.raises(ValueError, match=r'outside 0\.\.2'):
+        retrieval_hit_rates(images, torch.eye(3), [0, 1, 5])
+    metric = CrossModalRetrieval()
+    metric.update(image_features=images[:2], image_ids=torch.tensor([0, 1]))
+    metric.update(text_features=images, text_image_ids=torch.tensor([0, 1, 7]))
+    with pytest.raises(ValueError, match='image id 7'):
+        metric.compute()
+    with pytest.raises(ValueError, match='need image_ids'):
+        CrossModalRetrieval().update(image_features=images)
