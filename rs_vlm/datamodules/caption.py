@@ -1,0 +1,191 @@
+"""Caption datamodule: image/caption corpora for contrastive (CLIP) training."""
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, default_collate
+from torchgeo.datamodules import NonGeoDataModule
+
+from rs_vlm.datamodules.augmentation import (
+    clip_eval_augmentation,
+    clip_mean_std,
+    clip_train_augmentation,
+)
+from rs_vlm.datamodules.tokenizers import get_tokenizer
+from rs_vlm.datasets.bad_input import OnError, collate_skipping_bad
+from rs_vlm.datasets.caption_csv import CaptionCSVDataset
+from rs_vlm.datasets.samplers import EpochRandomSampler
+
+__all__ = ['CaptionDataModule', 'apply_image_augmentation']
+
+logger = logging.getLogger('rs_vlm.datamodules')
+
+_MEAN, _STD = clip_mean_std()
+
+
+def apply_image_augmentation(
+    aug: Callable[[dict[str, Tensor]], dict[str, Tensor]], batch: dict[str, Any]
+) -> dict[str, Any]:
+    """Run a kornia pipeline on ``batch['image']`` only; other keys pass through untouched.
+
+    kornia routes dict keys by prefix and drops unknown ones, so only the image goes in.
+
+    Args:
+        aug: A kornia ``AugmentationSequential`` with ``data_keys=None``.
+        batch: The batch.
+
+    Returns:
+        The batch with the augmented, normalised image.
+    """
+    batch = dict(batch)
+    batch['image'] = aug({'image': batch['image']})['image']
+    return batch
+
+
+class CaptionDataModule(NonGeoDataModule):
+    """Image-caption batches for CLIP training from open_clip-style CSV/TSV files.
+
+    Batches after ``on_after_batch_transfer``: ``{'image': normalised float [B, 3, H, W],
+    'text': Long [B, L], 'caption': list[str]}``. Training images get the paper's augmentation
+    (random resized crop, horizontal flip, rotation by multiples of 90 degrees); validation and
+    test images are resized. ``mean``/``std`` are CLIP's, in 0..255 image units.
+
+    Args:
+        train_csv: Training CSV/TSV (``filepath``, ``title``; paths relative to its folder).
+        val_csv: Validation CSV/TSV.
+        test_csv: Test CSV/TSV.
+        image_size: Side of the square model input.
+        batch_size: Batch size.
+        num_workers: DataLoader workers.
+        tokenizer: open_clip model name whose tokenizer encodes captions.
+        context_length: Token sequence length.
+        seed: Seed of the per-epoch order and caption choice.
+        on_error: ``'raise'`` or ``'skip'`` (count and log) for bad rows and images.
+        crop_scale: Area range of the training random resized crop.
+        drop_last: Drop the last incomplete training batch (kept when the set is smaller
+            than one batch).
+        image_key: Image path column.
+        caption_key: Caption column.
+    """
+
+    mean = _MEAN
+    std = _STD
+
+    def __init__(
+        self,
+        train_csv: str | Path | None = None,
+        val_csv: str | Path | None = None,
+        test_csv: str | Path | None = None,
+        image_size: int = 224,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        tokenizer: str = 'ViT-B-32',
+        context_length: int = 77,
+        seed: int = 0,
+        on_error: OnError = 'raise',
+        crop_scale: tuple[float, float] = (0.9, 1.0),
+        drop_last: bool = True,
+        image_key: str = 'filepath',
+        caption_key: str = 'title',
+    ) -> None:
+        super().__init__(CaptionCSVDataset, batch_size, num_workers)
+        self.csv_files = {'train': train_csv, 'val': val_csv, 'test': test_csv}
+        self.image_size = image_size
+        self.tokenizer_name = tokenizer
+        self.context_length = context_length
+        self.tokenizer = get_tokenizer(tokenizer, context_length)
+        self.seed = seed
+        self.on_error = on_error
+        self.drop_last = drop_last
+        self.image_key = image_key
+        self.caption_key = caption_key
+        self.train_aug = clip_train_augmentation(image_size, self.mean, self.std, crop_scale)
+        self.aug = clip_eval_augmentation(image_size, self.mean, self.std)
+
+    def make_dataset(self, split: str) -> Dataset[Any] | None:
+        """Build the dataset of one split, or None when that split has no file.
+
+        Subclasses (other corpus formats, mixtures) override this.
+
+        Args:
+            split: ``'train'``, ``'val'`` or ``'test'``.
+
+        Returns:
+            The dataset.
+        """
+        path = self.csv_files.get(split)
+        if path is None:
+            return None
+        return CaptionCSVDataset(
+            path,
+            mode='train',
+            image_size=self.image_size,
+            tokenizer=self.tokenizer,  # type: ignore[arg-type]
+            image_key=self.image_key,
+            caption_key=self.caption_key,
+            seed=self.seed,
+            on_error=self.on_error,
+        )
+
+    def setup(self, stage: str) -> None:
+        """Build the datasets the stage needs.
+
+        Args:
+            stage: ``'fit'``, ``'validate'``, ``'test'`` or ``'predict'``.
+        """
+        if stage == 'fit':
+            self.train_dataset = self.make_dataset('train')
+        if stage in ('fit', 'validate'):
+            self.val_dataset = self.make_dataset('val')
+        if stage in ('test', 'predict'):
+            self.test_dataset = self.make_dataset('test')
+            self.predict_dataset = self.test_dataset
+
+    def _dataloader_factory(self, split: str) -> DataLoader[dict[str, Tensor]]:
+        dataset = self._valid_attribute(f'{split}_dataset', 'dataset')
+        size = len(dataset)
+        shuffle = split == 'train'
+        sampler = EpochRandomSampler(size, seed=self.seed, shuffle=shuffle)
+        drop_last = shuffle and self.drop_last and size >= self.batch_size
+        if shuffle and self.drop_last and not drop_last:
+            logger.warning(
+                'training set has %d images, fewer than batch_size=%d: keeping the partial batch',
+                size,
+                self.batch_size,
+            )
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            collate_fn=partial(collate_skipping_bad, collate=default_collate),
+            drop_last=drop_last,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=False,
+        )
+
+    def val_dataloader(self) -> DataLoader[dict[str, Tensor]]:
+        """Validation batches, in file order (no shuffling)."""
+        if self.val_dataset is None:
+            return []  # type: ignore[return-value]
+        return self._dataloader_factory('val')
+
+    def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
+        """Augment (training) or resize (evaluation) and normalise the images of a batch.
+
+        Args:
+            batch: The batch on the device.
+            dataloader_idx: Index of the dataloader.
+
+        Returns:
+            The batch with normalised images.
+        """
+        trainer = self.trainer
+        if trainer is None:
+            return batch
+        aug = self.train_aug if trainer.training else self.aug
+        return apply_image_augmentation(aug, batch)

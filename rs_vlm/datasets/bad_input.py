@@ -1,0 +1,92 @@
+"""The bad-input policy shared by our datasets: ``'raise'`` (default) or ``'skip'`` with a count.
+
+A skipped item is never silent: each one is logged with its file (and line) and counted. Inside
+DataLoader workers the count lives in the worker's copy of the dataset, so skipped samples are
+also reported per batch by :func:`collate_skipping_bad` under the ``skipped`` key.
+"""
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch.utils.data import default_collate
+
+from rs_vlm.errors import CorpusError, InputError
+
+__all__ = ['BadInputPolicy', 'OnError', 'collate_skipping_bad']
+
+OnError = Literal['raise', 'skip']
+
+logger = logging.getLogger('rs_vlm.datasets')
+
+
+class BadInputPolicy:
+    """Raise or count-and-log one bad input.
+
+    Args:
+        on_error: ``'raise'`` raises the error; ``'skip'`` logs it and counts it.
+        error_class: The :class:`~rs_vlm.errors.InputError` subclass to raise.
+    """
+
+    def __init__(self, on_error: OnError = 'raise', error_class: type[InputError] = CorpusError):
+        if on_error not in ('raise', 'skip'):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        self.on_error = on_error
+        self.error_class = error_class
+        self.num_skipped = 0
+
+    def handle(
+        self,
+        path: str | Path,
+        message: str,
+        *,
+        line: int | None = None,
+        key: str | None = None,
+        cause: BaseException | None = None,
+    ) -> None:
+        """Raise an error naming ``path`` (and ``line``/``key``), or log and count it.
+
+        Args:
+            path: The file at fault.
+            message: What is wrong and what was expected.
+            line: 1-based line number, when it applies.
+            key: Key or column, when it applies.
+            cause: The underlying exception, chained when raising.
+
+        Raises:
+            InputError: With ``on_error='raise'``.
+        """
+        error = self.error_class(path, message, line=line, key=key)
+        if self.on_error == 'raise':
+            raise error from cause
+        self.num_skipped += 1
+        logger.warning('skipped bad input (%d so far): %s', self.num_skipped, error)
+
+
+def collate_skipping_bad(
+    samples: Sequence[dict[str, Any] | None],
+    collate: Callable[[list[dict[str, Any]]], dict[str, Any]] = default_collate,
+) -> dict[str, Any]:
+    """Collate samples, dropping ``None`` (skipped) ones and recording how many were dropped.
+
+    Args:
+        samples: Samples from a dataset; ``None`` marks a skipped bad input.
+        collate: The collate function for the remaining samples.
+
+    Returns:
+        The batch, with ``skipped`` (a 0-d long tensor) added when any sample was dropped.
+
+    Raises:
+        RuntimeError: Every sample of the batch was bad.
+    """
+    kept = [sample for sample in samples if sample is not None]
+    if not kept:
+        raise RuntimeError(
+            f'all {len(samples)} samples of a batch were skipped as bad input; see the log'
+        )
+    batch = collate(kept)
+    if len(kept) < len(samples):
+        batch['skipped'] = torch.tensor(len(samples) - len(kept))
+    return batch

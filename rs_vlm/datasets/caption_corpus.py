@@ -1,0 +1,160 @@
+"""Base class of caption corpora: images, each with one or more captions.
+
+Two views of the same corpus:
+
+* ``mode='train'``: one sample per image, ``{'image', 'caption', 'text'}``, where the caption is
+  drawn among the image's captions from ``(seed, epoch, index)``, so the order and choice are
+  deterministic per epoch (resumable) whatever the worker count. Pass ``(index, epoch)`` keys
+  (as :class:`~rs_vlm.datasets.samplers.EpochRandomSampler` does) or call :meth:`set_epoch`.
+* ``mode='retrieval'``: ``{'image', 'index'}`` per image, with ``captions`` (all captions, in
+  image order) and ``caption_to_image`` (the image index of each caption) for retrieval metrics.
+"""
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+from torchgeo.datasets import NonGeoDataset
+
+from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
+from rs_vlm.datasets.decoding import load_image
+
+__all__ = ['CaptionCorpus', 'CaptionMode', 'Tokenizer']
+
+CaptionMode = Literal['train', 'retrieval']
+Tokenizer = Callable[[list[str]], Tensor]
+
+
+class CaptionCorpus(NonGeoDataset):
+    """Images with captions, read by a subclass into ``image_paths`` and ``image_captions``.
+
+    Args:
+        image_paths: One path per image.
+        image_captions: The captions of each image (at least one each).
+        source: The corpus file, named in errors about images.
+        mode: ``'train'`` or ``'retrieval'`` (see the module docstring).
+        image_size: Resize the shorter side to this and centre-crop a square (so samples
+            batch); None keeps the decoded size.
+        tokenizer: Callable ``list[str] -> LongTensor [N, L]`` (an open_clip tokenizer); when
+            given, training samples carry ``text``.
+        transforms: Applied to each sample dict last.
+        seed: Seed of the per-epoch caption choice.
+        on_error: ``'raise'`` or ``'skip'`` for unreadable images.
+        policy: A policy already used while parsing (keeps its count); overrides ``on_error``.
+    """
+
+    def __init__(
+        self,
+        image_paths: Sequence[Path],
+        image_captions: Sequence[Sequence[str]],
+        *,
+        source: Path,
+        mode: CaptionMode = 'train',
+        image_size: int | None = 224,
+        tokenizer: Tokenizer | None = None,
+        transforms: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        seed: int = 0,
+        on_error: OnError = 'raise',
+        policy: BadInputPolicy | None = None,
+    ) -> None:
+        if mode not in ('train', 'retrieval'):
+            raise ValueError(f"mode must be 'train' or 'retrieval', got {mode!r}")
+        if len(image_paths) != len(image_captions):
+            raise ValueError('image_paths and image_captions must have the same length')
+        self.image_paths = list(image_paths)
+        self.image_captions = [list(captions) for captions in image_captions]
+        self.source = Path(source)
+        self.mode = mode
+        self.image_size = image_size
+        self.tokenizer = tokenizer
+        self.transforms = transforms
+        self.seed = seed
+        self.epoch = 0
+        self.policy = policy if policy is not None else BadInputPolicy(on_error)
+        self.captions: list[str] = [c for captions in self.image_captions for c in captions]
+        self.caption_to_image: list[int] = [
+            i for i, captions in enumerate(self.image_captions) for _ in captions
+        ]
+
+    def __len__(self) -> int:
+        """Return the number of images."""
+        return len(self.image_paths)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the epoch used for plain integer keys (caption choice in train mode).
+
+        Args:
+            epoch: The epoch number.
+        """
+        self.epoch = epoch
+
+    def caption_index(self, index: int, epoch: int) -> int:
+        """Which of image ``index``'s captions train mode uses in ``epoch``.
+
+        Args:
+            index: Image index.
+            epoch: Epoch number.
+
+        Returns:
+            An index into ``image_captions[index]``.
+        """
+        count = len(self.image_captions[index])
+        if count == 1:
+            return 0
+        return int(np.random.default_rng((self.seed, epoch, index)).integers(count))
+
+    def load_image(self, index: int) -> Tensor | None:
+        """Decode image ``index``; None when it is bad and the policy is ``'skip'``.
+
+        Args:
+            index: Image index.
+
+        Returns:
+            A float32 ``[3, H, W]`` tensor in 0..255, or None.
+
+        Raises:
+            CorpusError: The image is missing or cannot be decoded (policy ``'raise'``).
+        """
+        path = self.image_paths[index]
+        try:
+            return load_image(path, self.image_size)
+        except (OSError, ValueError, SyntaxError, RuntimeError) as error:
+            self.policy.handle(
+                path, f'cannot read image listed in {self.source}: {error}', cause=error
+            )
+            return None
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any] | None:  # type: ignore[override]
+        """Return one sample.
+
+        Args:
+            key: Image index, or ``(index, epoch)``.
+
+        Returns:
+            ``{'image', 'caption'[, 'text']}`` (train) or ``{'image', 'index'}`` (retrieval);
+            None for a skipped bad image.
+        """
+        index, epoch = key if isinstance(key, tuple) else (key, self.epoch)
+        index = int(index)
+        image = self.load_image(index)
+        if image is None:
+            return None
+        sample: dict[str, Any] = {'image': image}
+        if self.mode == 'retrieval':
+            sample['index'] = torch.tensor(index)
+        else:
+            caption = self.image_captions[index][self.caption_index(index, int(epoch))]
+            sample['caption'] = caption
+            if self.tokenizer is not None:
+                sample['text'] = self.tokenizer([caption])[0]
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
+    @property
+    def num_skipped(self) -> int:
+        """How many bad inputs this copy of the dataset skipped."""
+        return self.policy.num_skipped

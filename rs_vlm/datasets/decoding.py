@@ -1,0 +1,162 @@
+"""Image decoding for caption and scene datasets: JPEG/PNG/TIFF, grayscale, multispectral.
+
+Every loader returns a float32 tensor ``[3, H, W]`` in 0..255 (torchgeo's sample convention).
+
+Band choice for inputs that are not 8-bit RGB (documented in ``docs/data.md``):
+
+* 1 band (grayscale): repeated to three channels.
+* 2 bands (grayscale + alpha): the first band repeated; 4 bands (RGBA): the first three.
+* 13 bands (Sentinel-2 L1C in band order B01..B12 with B8A) or 12 bands (L2A, no B10): bands
+  B04, B03, B02 (true colour), as in the RGB EuroSAT that CLIP papers use.
+* Any other count: the first three bands, read as R, G, B.
+* Integer data wider than 8 bits (e.g. 16-bit Sentinel-2 reflectance) and floats: each chosen
+  band is linearly stretched from its 2nd to 98th percentile onto 0..255, clipped (the usual
+  "2-98% stretch" for display), because a fixed divisor makes most scenes black or white.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+__all__ = [
+    'TIFF_SUFFIXES',
+    'load_image',
+    'resize_and_center_crop',
+    'select_rgb_bands',
+    'stretch_to_uint8_range',
+]
+
+#: File name suffixes read through rasterio (multi-band and 16-bit capable).
+TIFF_SUFFIXES = frozenset({'.tif', '.tiff'})
+
+#: Sentinel-2 band indices (0-based) of B04, B03, B02 for 13-band (L1C) and 12-band (L2A) stacks.
+_SENTINEL2_RGB = {13: (3, 2, 1), 12: (3, 2, 1)}
+
+
+def stretch_to_uint8_range(band: np.ndarray) -> np.ndarray:
+    """Map one band linearly from its 2nd..98th percentile onto 0..255 (clipped), as float32.
+
+    Args:
+        band: A 2-D array of any numeric type.
+
+    Returns:
+        A float32 array in 0..255.
+    """
+    band = band.astype(np.float32)
+    low, high = np.percentile(band, (2, 98))
+    if high <= low:
+        return np.zeros_like(band) if high <= 0 else np.clip(band, 0, 255)
+    return np.clip((band - low) * (255.0 / (high - low)), 0, 255)
+
+
+def select_rgb_bands(array: np.ndarray) -> np.ndarray:
+    """Choose three display bands from a ``[C, H, W]`` array (see the module docstring).
+
+    Args:
+        array: Band-first image of any dtype.
+
+    Returns:
+        A float32 ``[3, H, W]`` array in 0..255.
+    """
+    count = array.shape[0]
+    if count in (1, 2):
+        chosen = np.repeat(array[:1], 3, axis=0)
+    elif count in _SENTINEL2_RGB:
+        chosen = array[list(_SENTINEL2_RGB[count])]
+    else:
+        chosen = array[:3]
+    if chosen.dtype == np.uint8:
+        return chosen.astype(np.float32)
+    return np.stack([stretch_to_uint8_range(band) for band in chosen])
+
+
+def _load_tiff(path: Path) -> np.ndarray:
+    # rasterio reads any band count and bit depth; PIL cannot open multi-band 16-bit TIFFs.
+    import warnings
+
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', NotGeoreferencedWarning)
+        with rasterio.open(path) as source:
+            return source.read()
+
+
+def _load_pil(path: Path, size: int | None) -> np.ndarray:
+    with Image.open(path) as image:
+        if size is not None and image.format == 'JPEG':
+            # DCT-domain downscaling: decodes large JPEGs at 1/2, 1/4 or 1/8 scale, never
+            # below the requested size; much faster than a full decode followed by a resize.
+            image.draft('RGB', (size, size))
+        if image.mode in ('I;16', 'I;16B', 'I', 'F'):
+            return np.asarray(image)[None]
+        if image.mode != 'RGB':
+            image = image.convert('RGB')
+        if size is not None:
+            image = _resize_shorter_side(image, size)
+        return np.asarray(image).transpose(2, 0, 1)
+
+
+def _resize_shorter_side(image: Image.Image, size: int) -> Image.Image:
+    width, height = image.size
+    scale = size / min(width, height)
+    if scale == 1:
+        return image
+    new_size = (max(size, round(width * scale)), max(size, round(height * scale)))
+    return image.resize(new_size, Image.Resampling.BILINEAR, reducing_gap=None)
+
+
+def load_image(path: str | Path, size: int | None = None) -> Tensor:
+    """Decode an image file into a float32 ``[3, H, W]`` tensor in 0..255.
+
+    Args:
+        path: A JPEG, PNG, BMP, WebP, GIF or (multi-band, any bit depth) TIFF file.
+        size: When given, resize so the shorter side is ``size`` and centre-crop to
+            ``size x size`` (8-bit RGB paths decode JPEGs at a reduced scale first).
+
+    Returns:
+        The image tensor.
+
+    Raises:
+        OSError: The file is missing, truncated or not an image (PIL/rasterio's error).
+    """
+    path = Path(path)
+    if path.suffix.lower() in TIFF_SUFFIXES:
+        array = select_rgb_bands(_load_tiff(path))
+    else:
+        array = _load_pil(path, size)
+        array = (
+            array.astype(np.float32)
+            if array.shape[0] == 3 and array.dtype == np.uint8
+            else (select_rgb_bands(array))
+        )
+    tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+    if size is not None:
+        tensor = resize_and_center_crop(tensor, size)
+    return tensor
+
+
+def resize_and_center_crop(image: Tensor, size: int) -> Tensor:
+    """Resize a ``[C, H, W]`` tensor so its shorter side is ``size`` and centre-crop a square.
+
+    Args:
+        image: Float image tensor.
+        size: Output side length.
+
+    Returns:
+        A ``[C, size, size]`` tensor.
+    """
+    height, width = image.shape[-2:]
+    if min(height, width) != size:
+        scale = size / min(height, width)
+        new_hw = (max(size, round(height * scale)), max(size, round(width * scale)))
+        image = torch.nn.functional.interpolate(
+            image[None], size=new_hw, mode='bilinear', antialias=True, align_corners=False
+        )[0]
+        height, width = new_hw
+    top, left = (height - size) // 2, (width - size) // 2
+    return image[:, top : top + size, left : left + size]
