@@ -12,14 +12,32 @@ from .box_to_caption import (
     normalise_class_name,
     pluralise,
 )
+from .mask_to_box import (
+    ISAID_CLASSES,
+    ISAID_PALETTE,
+    ISPRS_CLASSES,
+    ISPRS_PALETTE,
+    LOVEDA_CLASSES,
+    NAMED_MASK_FORMATS,
+    colour_mask_to_index,
+    mask_to_boxes,
+)
 
 __all__ = [
     'DEFAULT_B2C_CONFIG',
+    'ISAID_CLASSES',
+    'ISAID_PALETTE',
+    'ISPRS_CLASSES',
+    'ISPRS_PALETTE',
+    'LOVEDA_CLASSES',
+    'NAMED_MASK_FORMATS',
     'AnnotatedImage',
     'B2CConfig',
     'boxes_to_captions',
     'boxes_to_captions_batch',
+    'colour_mask_to_index',
     'corners_to_boxes',
+    'mask_to_boxes',
     'normalise_class_name',
     'pluralise',
 ]
