@@ -1,0 +1,60 @@
+"""LightningCLI behind ``rs-vlm fit|validate|test|predict`` (and ``python -m rs_vlm``).
+
+Configs name classes by full ``class_path`` (any LightningModule / LightningDataModule, e.g.
+:class:`rs_vlm.modules.RemoteCLIPModule` and ``rs_vlm.datamodules.CaptionDataModule``). The
+parser runs in omegaconf mode, so ``${...}`` interpolation works inside a config file, and the
+saved ``config.yaml`` is overwritten on a second run into the same log folder.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from lightning.pytorch import LightningDataModule, LightningModule
+from lightning.pytorch.cli import ArgsType, LightningCLI
+
+__all__ = ['RSVLMLightningCLI', 'run_lightning_cli']
+
+
+class RSVLMLightningCLI(LightningCLI):
+    """``LightningCLI`` with the package's defaults.
+
+    Model and datamodule in subclass mode (any ``class_path``), omegaconf parser mode, and a
+    ``SaveConfigCallback`` that overwrites ``config.yaml`` instead of refusing a second run.
+
+    Args:
+        args: Arguments (``sys.argv[1:]`` when None), a list or a dict.
+        run: Run the subcommand after parsing.
+        **kwargs: Other ``LightningCLI`` arguments (override the defaults above).
+    """
+
+    def __init__(self, args: ArgsType = None, run: bool = True, **kwargs: Any) -> None:
+        kwargs.setdefault('model_class', LightningModule)
+        kwargs.setdefault('datamodule_class', LightningDataModule)
+        kwargs.setdefault('subclass_mode_model', True)
+        kwargs.setdefault('subclass_mode_data', True)
+        kwargs.setdefault('save_config_kwargs', {'overwrite': True})
+        kwargs.setdefault('parser_kwargs', {'parser_mode': 'omegaconf'})
+        super().__init__(args=args, run=run, **kwargs)
+
+
+def run_lightning_cli(argv: Sequence[str]) -> int:
+    """Run a Lightning subcommand.
+
+    Args:
+        argv: ``[subcommand, *options]``, e.g. ``['fit', '--config', 'configs/rn50.yaml']``.
+
+    Returns:
+        The exit code (0 on success; argument errors return the parser's code).
+    """
+    # Importing registers the package's small model configs with open_clip, so configs that
+    # name them (e.g. as a datamodule tokenizer) resolve before the model is built.
+    import rs_vlm.models  # noqa: F401
+
+    try:
+        RSVLMLightningCLI(args=list(argv), run=True)
+    except SystemExit as exit_:
+        code = exit_.code
+        if code is None:
+            return 0
+        return code if isinstance(code, int) else 1
+    return 0

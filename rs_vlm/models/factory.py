@@ -1,0 +1,193 @@
+"""Build open_clip models by name or config, and load weights from any supported file.
+
+Every model we build has a 1-D ``logit_scale`` (``nonscalar_logit_scale=True``) because FSDP
+refuses 0-d parameters; :mod:`rs_vlm.models.checkpoint` reshapes 0-d checkpoints on load and
+:mod:`rs_vlm.models.export` writes the 0-d shape a default ``open_clip.create_model`` expects.
+"""
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import open_clip
+import torch
+from torch import nn
+
+from rs_vlm.errors import CheckpointError
+from rs_vlm.models.checkpoint import load_weights
+
+__all__ = [
+    'MODEL_CONFIG_DIR',
+    'create_clip',
+    'get_tokenizer',
+    'load_model',
+    'register_model_config',
+]
+
+#: Folder of the package's own model configs (``rs-vit-tiny``, ``rs-rn-tiny``).
+MODEL_CONFIG_DIR = Path(__file__).with_name('model_configs')
+
+_registered_dir: Path | None = None
+
+
+def _user_config_dir() -> Path:
+    """A per-process folder for configs given as dicts (open_clip registers files only)."""
+    global _registered_dir
+    if _registered_dir is None:
+        _registered_dir = Path(tempfile.mkdtemp(prefix='rs_vlm_model_configs_'))
+    return _registered_dir
+
+
+def register_model_config(model_name: str, config: Mapping[str, Any] | str | Path) -> None:
+    """Register a model config with open_clip under ``model_name``.
+
+    open_clip's registry (``open_clip.add_model_config``) takes JSON files named after the
+    model, so a dict (or a JSON file with another name) is written to a per-process folder
+    first. Afterwards ``open_clip.create_model(model_name)`` and
+    ``open_clip.get_tokenizer(model_name)`` work as for built-in names.
+
+    Args:
+        model_name: The name to register.
+        config: An open_clip model config (``embed_dim``, ``vision_cfg``, ``text_cfg``) as a
+            dict or the path of a JSON file holding one.
+
+    Raises:
+        CheckpointError: If a JSON file cannot be read or lacks the required keys.
+    """
+    source = '<dict>'
+    if isinstance(config, str | Path):
+        source = str(config)
+        try:
+            config = json.loads(Path(config).read_text(encoding='utf-8'))
+        except (OSError, json.JSONDecodeError) as error:
+            raise CheckpointError(
+                source, f'cannot read model config JSON ({error}); expected an open_clip config'
+            ) from error
+    config = dict(config)
+    config = config.get('model_cfg', config)
+    for key in ('embed_dim', 'vision_cfg', 'text_cfg'):
+        if key not in config:
+            raise CheckpointError(source, 'model config lacks a required open_clip entry', key=key)
+    if open_clip.get_model_config(model_name) == config:
+        return
+    target = _user_config_dir() / f'{model_name}.json'
+    target.write_text(json.dumps(config, indent=2), encoding='utf-8')
+    open_clip.add_model_config(target)
+
+
+def _check_name(model_name: str) -> None:
+    if open_clip.get_model_config(model_name) is None:
+        raise ValueError(
+            f'unknown model name {model_name!r}: expected an open_clip model name '
+            '(RN50, ViT-B-32, ViT-L-14, their -quickgelu variants, rs-vit-tiny, rs-rn-tiny; '
+            'all in open_clip.list_models()) or a model_config dict/JSON file'
+        )
+
+
+def create_clip(
+    model_name: str,
+    *,
+    model_config: Mapping[str, Any] | str | Path | None = None,
+    pretrained: str | Path | None = None,
+    force_quick_gelu: bool = False,
+    device: str | torch.device = 'cpu',
+) -> nn.Module:
+    """Create an open_clip ``CLIP`` model with a 1-D ``logit_scale`` and optional weights.
+
+    Args:
+        model_name: An open_clip model name (``RN50``, ``ViT-B-32-quickgelu``, ``rs-vit-tiny``...)
+            or, with ``model_config``, the name to register that config under.
+        model_config: A config dict or JSON path (see :func:`register_model_config`).
+        pretrained: A local weights file in any format :func:`rs_vlm.models.load_weights`
+            reads, or an open_clip pretrained tag (which open_clip may download).
+        force_quick_gelu: Use QuickGELU whatever the config says (RemoteCLIP and OpenAI
+            weights were trained with it; the ``-quickgelu`` names do the same).
+        device: Where to put the model.
+
+    Returns:
+        The model in fp32, in train mode.
+
+    Raises:
+        ValueError: If the model name is unknown.
+        CheckpointError: If ``pretrained`` is a file that does not fit the model.
+    """
+    if model_config is not None:
+        register_model_config(model_name, model_config)
+    _check_name(model_name)
+    tag = None
+    if pretrained is not None and not os.path.exists(pretrained):
+        if open_clip.get_pretrained_cfg(model_name, str(pretrained)):
+            tag = str(pretrained)
+        else:
+            raise CheckpointError(
+                pretrained,
+                f'no such file, and not an open_clip pretrained tag for {model_name!r} '
+                f'(tags: {open_clip.list_pretrained_tags_by_model(model_name)})',
+            )
+    model = open_clip.create_model(
+        model_name,
+        pretrained=tag,
+        force_quick_gelu=force_quick_gelu,
+        nonscalar_logit_scale=True,
+    )
+    if pretrained is not None and tag is None:
+        load_weights(model, pretrained)
+    return model.to(device)
+
+
+def get_tokenizer(model_name: str, context_length: int | None = None) -> Callable[..., Any]:
+    """The open_clip tokenizer for ``model_name`` (list[str] -> LongTensor [N, L]).
+
+    Args:
+        model_name: A registered open_clip model name.
+        context_length: Override the model's context length.
+
+    Returns:
+        The tokenizer.
+    """
+    _check_name(model_name)
+    return open_clip.get_tokenizer(model_name, context_length=context_length)
+
+
+def load_model(
+    model_name: str,
+    checkpoint: str | Path | None = None,
+    device: str | torch.device = 'cpu',
+    *,
+    force_quick_gelu: bool = False,
+) -> tuple[nn.Module, Callable[..., Any], Callable[..., Any]]:
+    """Load a model for inference from any supported checkpoint format.
+
+    Accepted files: a plain open_clip state_dict (official RemoteCLIP release), a raw training
+    checkpoint (``state_dict`` with ``module.image_backbone.*`` / ``module.text_backbone.*`` /
+    ``module.logit_scale``), an open_clip training checkpoint (``state_dict`` with ``module.``
+    prefix) and our Lightning ``.ckpt``. All are read with ``weights_only=True``.
+
+    Args:
+        model_name: An open_clip model name. For RemoteCLIP weights use the ``-quickgelu``
+            names (``RN50-quickgelu``, ``ViT-B-32-quickgelu``, ``ViT-L-14-quickgelu``).
+        checkpoint: The weights file; random weights when None.
+        device: Where to put the model.
+        force_quick_gelu: Use QuickGELU whatever the config says.
+
+    Returns:
+        ``(model, preprocess, tokenizer)``: the model in eval mode, open_clip's evaluation
+        transform (PIL image -> normalised tensor) and the tokenizer.
+    """
+    model = create_clip(
+        model_name, pretrained=checkpoint, force_quick_gelu=force_quick_gelu, device=device
+    )
+    model.eval()
+    pp_cfg = open_clip.get_model_preprocess_cfg(model)
+    preprocess = open_clip.image_transform(
+        pp_cfg['size'],
+        is_train=False,
+        mean=pp_cfg['mean'],
+        std=pp_cfg['std'],
+        interpolation=pp_cfg['interpolation'],
+        resize_mode=pp_cfg['resize_mode'],
+    )
+    return model, preprocess, get_tokenizer(model_name)

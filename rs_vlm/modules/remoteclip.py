@@ -1,0 +1,194 @@
+"""``RemoteCLIPModule``: contrastive training of an open_clip dual encoder with Lightning."""
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities import rank_zero_warn
+from open_clip.modified_resnet import ModifiedResNet
+from torch import Tensor
+from torch.nn import functional as F  # noqa: N812
+from torch.optim.lr_scheduler import LambdaLR
+
+from rs_vlm.models.factory import create_clip, get_tokenizer
+from rs_vlm.modules.loss import InfoNCELoss
+from rs_vlm.modules.optim import WarmupCosineSchedule, no_weight_decay_names, param_groups
+
+__all__ = ['RemoteCLIPModule']
+
+
+class RemoteCLIPModule(LightningModule):
+    """Train or fine-tune a CLIP model (RemoteCLIP recipe) on image-caption batches.
+
+    Batches are ``{'image': normalised float [B, 3, H, W], 'text': Long [B, L]}``: the
+    datamodule normalises and augments in ``on_after_batch_transfer`` (torchgeo style). The loss
+    is the symmetric InfoNCE of open_clip's ``ClipLoss`` with features gathered across ranks
+    (:class:`~rs_vlm.modules.loss.InfoNCELoss`); ``logit_scale`` is clamped to ``[0, ln 100]``
+    after every step, as open_clip does.
+
+    Args:
+        model_name: open_clip model name (``RN50``, ``ViT-B-32``, ``ViT-L-14``, ``-quickgelu``
+            variants, ``rs-vit-tiny``, ``rs-rn-tiny``) or the name for ``model_config``.
+        model_config: An open_clip model config dict or JSON path, registered as ``model_name``.
+        pretrained: Initial weights: a local file in any supported layout (open_clip
+            state_dict / RemoteCLIP release, raw training checkpoint, our ``.ckpt``) or an
+            open_clip pretrained tag (may download). Random weights when None. To resume a
+            run use the trainer's ``ckpt_path`` instead.
+        force_quick_gelu: Use QuickGELU (OpenAI and RemoteCLIP weights were trained with it).
+        lr: Peak learning rate (paper: RN50 7e-5, ViT-B-32 4e-5, ViT-L-14 1e-4).
+        weight_decay: AdamW weight decay (not applied to gains, biases, logit_scale,
+            embeddings).
+        betas: AdamW betas.
+        eps: AdamW epsilon.
+        warmup_steps: Linear warm-up steps before the cosine decay.
+        max_steps: Length of the schedule in optimiser steps; None uses
+            ``trainer.estimated_stepping_batches``.
+        lock_image: Freeze the image tower.
+        lock_image_unlocked_groups: Leave the last N layer groups of a ViT image tower
+            trainable (must be 0 for ResNets, as in open_clip).
+        lock_image_freeze_bn_stats: Also freeze BatchNorm statistics of a locked ResNet.
+        lock_text: Freeze the text tower.
+        lock_text_unlocked_layers: Leave the last N text transformer blocks trainable.
+        grad_checkpointing: Recompute transformer activations in backward (open_clip's
+            ``set_grad_checkpointing``; a no-op for ResNet image towers).
+        local_loss: Score local rows against gathered columns (memory linear in the batch).
+        gather_with_grad: Back-propagate through the feature gather.
+        logit_scale_max: Upper clamp of ``logit_scale`` (ln 100).
+    """
+
+    def __init__(
+        self,
+        model_name: str = 'ViT-B-32',
+        model_config: dict[str, Any] | str | None = None,
+        pretrained: str | None = None,
+        force_quick_gelu: bool = False,
+        lr: float = 4e-5,
+        weight_decay: float = 0.2,
+        betas: tuple[float, float] = (0.9, 0.98),
+        eps: float = 1e-6,
+        warmup_steps: int = 1000,
+        max_steps: int | None = None,
+        lock_image: bool = False,
+        lock_image_unlocked_groups: int = 0,
+        lock_image_freeze_bn_stats: bool = False,
+        lock_text: bool = False,
+        lock_text_unlocked_layers: int = 0,
+        grad_checkpointing: bool = False,
+        local_loss: bool = True,
+        gather_with_grad: bool = True,
+        logit_scale_max: float = math.log(100),
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = create_clip(
+            model_name,
+            model_config=model_config,
+            pretrained=str(Path(pretrained)) if pretrained else None,
+            force_quick_gelu=force_quick_gelu,
+        )
+        self.tokenizer = get_tokenizer(model_name)
+        self.loss_fn = InfoNCELoss(local_loss=local_loss, gather_with_grad=gather_with_grad)
+        self._no_decay = no_weight_decay_names(self.model)
+        self._lock_towers()
+        if grad_checkpointing:
+            if isinstance(self.model.visual, ModifiedResNet):
+                rank_zero_warn(
+                    'grad_checkpointing: open_clip does not checkpoint ResNet image towers; '
+                    'only the text tower is checkpointed'
+                )
+            self.model.set_grad_checkpointing(True)
+
+    def _lock_towers(self) -> None:
+        hp = self.hparams
+        if hp.lock_image:
+            if isinstance(self.model.visual, ModifiedResNet) and hp.lock_image_unlocked_groups:
+                raise ValueError(
+                    'lock_image_unlocked_groups must be 0 for ResNet image towers '
+                    f'(got {hp.lock_image_unlocked_groups}); open_clip locks them fully'
+                )
+            self.model.lock_image_tower(
+                unlocked_groups=hp.lock_image_unlocked_groups,
+                freeze_bn_stats=hp.lock_image_freeze_bn_stats,
+            )
+        if hp.lock_text:
+            self.model.lock_text_tower(unlocked_layers=hp.lock_text_unlocked_layers)
+
+    def encode_images(self, images: Tensor) -> Tensor:
+        """L2-normalised image features ``[B, D]`` of normalised images ``[B, 3, H, W]``."""
+        return F.normalize(self.model.encode_image(images), dim=-1)
+
+    def encode_texts(self, tokens: Tensor) -> Tensor:
+        """L2-normalised text features ``[B, D]`` of token ids ``[B, L]``."""
+        return F.normalize(self.model.encode_text(tokens), dim=-1)
+
+    def forward(self, images: Tensor, tokens: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Normalised image and text features and ``exp(logit_scale)``."""
+        image_features, text_features, logit_scale = self.model(images, tokens)
+        return image_features, text_features, logit_scale
+
+    def _shared_step(self, batch: dict[str, Any], stage: str) -> Tensor:
+        image_features, text_features, logit_scale = self(batch['image'], batch['text'])
+        loss = self.loss_fn(image_features, text_features, logit_scale)
+        batch_size = batch['image'].shape[0]
+        sync = stage != 'train'
+        self.log(f'{stage}/loss', loss, prog_bar=True, batch_size=batch_size, sync_dist=sync)
+        if stage == 'train':
+            self.log(
+                'train/logit_scale', logit_scale.detach().float().mean(), batch_size=batch_size
+            )
+        return loss
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        """InfoNCE loss of one batch (logged as ``train/loss``)."""
+        return self._shared_step(batch, 'train')
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        """Validation InfoNCE loss (logged as ``val/loss``)."""
+        return self._shared_step(batch, 'val')
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        """Test InfoNCE loss (logged as ``test/loss``)."""
+        return self._shared_step(batch, 'test')
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
+        """Embeddings of a batch.
+
+        Returns:
+            ``image_features`` when the batch has ``image``, ``text_features`` when it has
+            ``text`` (both L2-normalised), and ``index`` passed through when present.
+        """
+        out: dict[str, Tensor] = {}
+        if 'image' in batch:
+            out['image_features'] = self.encode_images(batch['image'])
+        if 'text' in batch:
+            out['text_features'] = self.encode_texts(batch['text'])
+        if 'index' in batch:
+            out['index'] = batch['index']
+        return out
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Clamp ``logit_scale`` to ``[0, logit_scale_max]`` after the optimiser step."""
+        with torch.no_grad():
+            self.model.logit_scale.clamp_(0, self.hparams.logit_scale_max)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        """AdamW with two parameter groups and a per-step warm-up + cosine schedule."""
+        hp = self.hparams
+        groups = param_groups(self.named_parameters(), self._no_decay, hp.weight_decay)
+        optimizer = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas), eps=hp.eps)
+        total_steps = hp.max_steps
+        if total_steps is None:
+            total_steps = self.trainer.estimated_stepping_batches
+            if not math.isfinite(total_steps):
+                raise ValueError(
+                    'model.max_steps is None and the trainer has no finite length; set '
+                    'model.max_steps or trainer.max_steps / trainer.max_epochs'
+                )
+        schedule = WarmupCosineSchedule(hp.warmup_steps, int(total_steps))
+        scheduler = LambdaLR(optimizer, schedule)
+        return {
+            'optimizer': optimizer,
+            'lr_scheduler': {'scheduler': scheduler, 'interval': 'step', 'frequency': 1},
+        }
