@@ -62,7 +62,7 @@ def read_checkpoint(path: str | Path) -> object:
     if path.is_dir():
         raise CheckpointError(
             path,
-            'is a folder (a sharded FSDP checkpoint?); expected one file. Consolidate it first with '
+            'is a folder (a sharded FSDP checkpoint?); expected one file. Consolidate it with '
             '`python -m lightning.pytorch.utilities.consolidate_checkpoint <folder>` or train with '
             "FSDP state_dict_type='full'",
         )

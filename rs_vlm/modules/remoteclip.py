@@ -9,7 +9,7 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.utilities import rank_zero_warn
 from open_clip.modified_resnet import ModifiedResNet
 from torch import Tensor
-from torch.nn import functional as F  # noqa: N812
+from torch.nn import functional as F
 from torch.optim.lr_scheduler import LambdaLR
 
 from rs_vlm.models.factory import create_clip, get_tokenizer
