@@ -1,6 +1,9 @@
 """Helpers for the data tests: tiny image folders and corpora made on the fly."""
 
-from collections.abc import Callable
+import functools
+import http.server
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -37,3 +40,25 @@ def caption_csv(tmp_path: Path) -> Path:
 def make_image() -> Callable[..., Path]:
     """The :func:`write_image` helper, as a fixture."""
     return write_image
+
+
+@pytest.fixture
+def http_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A loopback HTTP server over a temporary folder: yields (folder, base URL)."""
+    folder = tmp_path / 'served'
+    folder.mkdir()
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield folder, f'http://127.0.0.1:{server.server_address[1]}'
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
