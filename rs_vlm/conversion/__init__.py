@@ -12,6 +12,9 @@ from .box_to_caption import (
     normalise_class_name,
     pluralise,
 )
+from .coco import read_coco
+from .csv_boxes import read_csv_boxes
+from .dota import read_dota
 from .mask_to_box import (
     ISAID_CLASSES,
     ISAID_PALETTE,
@@ -22,6 +25,9 @@ from .mask_to_box import (
     colour_mask_to_index,
     mask_to_boxes,
 )
+from .visdrone import VISDRONE_CLASSES, read_visdrone
+from .voc import read_voc
+from .yolo import read_yolo
 
 __all__ = [
     'DEFAULT_B2C_CONFIG',
@@ -31,6 +37,7 @@ __all__ = [
     'ISPRS_PALETTE',
     'LOVEDA_CLASSES',
     'NAMED_MASK_FORMATS',
+    'VISDRONE_CLASSES',
     'AnnotatedImage',
     'B2CConfig',
     'boxes_to_captions',
@@ -40,4 +47,10 @@ __all__ = [
     'mask_to_boxes',
     'normalise_class_name',
     'pluralise',
+    'read_coco',
+    'read_csv_boxes',
+    'read_dota',
+    'read_visdrone',
+    'read_voc',
+    'read_yolo',
 ]

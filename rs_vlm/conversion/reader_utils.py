@@ -1,0 +1,173 @@
+"""Shared pieces of the annotation readers: text decoding, numbers, image sizes, clipping.
+
+Everything here raises :class:`~rs_vlm.errors.AnnotationError` naming the file and the line (or
+key) at fault, so the readers raise nothing else on malformed input.
+"""
+
+import math
+import warnings
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from rs_vlm.errors import AnnotationError
+
+__all__ = [
+    'IMAGE_SUFFIXES',
+    'check_class',
+    'clip_boxes',
+    'find_image',
+    'image_size',
+    'parse_number',
+    'read_lines',
+]
+
+#: Image suffixes tried, in order, when an annotation names only the image stem.
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
+
+
+def read_lines(path: str | Path) -> list[str]:
+    """The lines of a UTF-8 text file (BOM tolerated), without line endings.
+
+    Raises:
+        AnnotationError: If the file cannot be read or is not UTF-8 (with the line).
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise AnnotationError(path, f'cannot read file: {error.strerror or error}') from None
+    try:
+        text = data.decode('utf-8-sig')
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b'\n') + 1
+        raise AnnotationError(path, f'not UTF-8 text (byte {error.start})', line=line) from None
+    return text.splitlines()
+
+
+def parse_number(
+    text: str, path: str | Path, *, line: int | None = None, key: str | None = None
+) -> float:
+    """A finite float from annotation text.
+
+    Raises:
+        AnnotationError: If ``text`` is not a finite number.
+    """
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise AnnotationError(
+            path, f'expected a number, got {text!r}', line=line, key=key
+        ) from None
+    if not math.isfinite(value):
+        raise AnnotationError(path, f'expected a finite number, got {text!r}', line=line, key=key)
+    return value
+
+
+def check_class(
+    label: str,
+    classes: Collection[str] | None,
+    path: str | Path,
+    *,
+    line: int | None = None,
+    key: str | None = None,
+) -> str:
+    """Return ``label``; with a strict class list, raise if it is not in it.
+
+    Raises:
+        AnnotationError: If the label is empty or not in ``classes``.
+    """
+    if not label:
+        raise AnnotationError(path, 'empty class name', line=line, key=key)
+    if classes is not None and label not in classes:
+        raise AnnotationError(
+            path,
+            f'unknown class {label!r}; expected one of {sorted(classes)}',
+            line=line,
+            key=key,
+        )
+    return label
+
+
+def find_image(folder: Path, name: str, path: str | Path) -> Path:
+    """The image ``name`` in ``folder``; a bare stem tries :data:`IMAGE_SUFFIXES`.
+
+    Raises:
+        AnnotationError: (naming the annotation ``path``) if no such image exists.
+    """
+    candidate = folder / name
+    if candidate.suffix.lower() in IMAGE_SUFFIXES and candidate.is_file():
+        return candidate
+    for suffix in IMAGE_SUFFIXES:
+        for variant in (suffix, suffix.upper()):
+            other = folder / f'{name}{variant}'
+            if other.is_file():
+                return other
+            other = candidate.with_suffix(variant)
+            if other.is_file():
+                return other
+    raise AnnotationError(path, f'image {name!r} not found in {folder}')
+
+
+def image_size(image: str | Path, annotation: str | Path | None = None) -> tuple[int, int]:
+    """Width and height from an image file's header (the pixels are not decoded).
+
+    Raises:
+        AnnotationError: If the image cannot be opened (names the image and the annotation).
+    """
+    saved = Image.MAX_IMAGE_PIXELS
+    try:
+        # Large scenes (DOTA reaches 20,000 px a side) trip Pillow's decompression-bomb guard,
+        # but only the header is read here.
+        Image.MAX_IMAGE_PIXELS = None
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            with Image.open(image) as opened:
+                width, height = opened.size
+    except (OSError, ValueError, SyntaxError) as error:
+        where = f' (for {annotation})' if annotation else ''
+        raise AnnotationError(image, f'cannot read image{where}: {error}') from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+    if width <= 0 or height <= 0:
+        raise AnnotationError(image, f'image has size {width}x{height}')
+    return int(width), int(height)
+
+
+def clip_boxes(
+    boxes: np.ndarray | Sequence[Sequence[float]],
+    labels: Sequence[str],
+    width: int,
+    height: int,
+    oriented: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[str], np.ndarray | None, dict[str, int]]:
+    """Clip boxes to the image and drop the ones with no area left.
+
+    Args:
+        boxes: ``[N, 4]`` ``xmin, ymin, xmax, ymax`` pixels.
+        labels: Label of each box.
+        width: Image width.
+        height: Image height.
+        oriented: Optional ``[N, 4, 2]`` corners kept in step with the boxes (not clipped).
+
+    Returns:
+        The kept boxes, labels, oriented corners and the dropped counts by reason (zero counts
+        left out): ``'degenerate box'`` (``xmax <= xmin`` or ``ymax <= ymin`` as annotated) and
+        ``'outside image'`` (no area left inside the image).
+    """
+    array = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    degenerate = (array[:, 2] <= array[:, 0]) | (array[:, 3] <= array[:, 1])
+    clipped = array.copy()
+    clipped[:, [0, 2]] = array[:, [0, 2]].clip(0, width)
+    clipped[:, [1, 3]] = array[:, [1, 3]].clip(0, height)
+    outside = ~degenerate & ((clipped[:, 2] <= clipped[:, 0]) | (clipped[:, 3] <= clipped[:, 1]))
+    keep = ~(degenerate | outside)
+    dropped = {
+        name: int(count)
+        for name, count in (('degenerate box', degenerate.sum()), ('outside image', outside.sum()))
+        if count
+    }
+    kept_labels = [label for label, k in zip(labels, keep.tolist()) if k]
+    kept_oriented = None if oriented is None else np.asarray(oriented)[keep]
+    return clipped[keep], kept_labels, kept_oriented, dropped
