@@ -106,10 +106,10 @@ def paint_lake(
 def paint_residential(
     rng: np.random.Generator, size: int, edges: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Light plots with lawns, split by a grey road grid along the cell borders."""
-    image = _fill(size, (188, 178, 152))
-    lawns = _smooth_noise(rng, size, max(3, size // 8)) > 0.6
-    image[lawns] = (130, 165, 95)
+    """Green lawns with light plots, split by a grey road grid along the cell borders."""
+    image = _fill(size, (118, 172, 88))
+    plots = _smooth_noise(rng, size, max(3, size // 8)) > 0.6
+    image[plots] = (190, 182, 156)
     width = max(1, round(size / 32))
     for edge in edges[1:-1]:
         image[:, edge - width : edge + width] = (100, 100, 104)
@@ -156,7 +156,7 @@ def paint_industrial(
     rng: np.random.Generator, size: int, edges: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Dusty tan yards with dark asphalt patches and a pair of rail lines along a border."""
-    image = _fill(size, (172, 160, 132))
+    image = _fill(size, (196, 146, 96))
     patches = _smooth_noise(rng, size, max(3, size // 10)) > 0.5
     image[patches] = (95, 92, 88)
     rail_at = int(edges[1 + rng.integers(len(edges) - 2)])
