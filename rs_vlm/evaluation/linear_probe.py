@@ -91,17 +91,19 @@ def train_logistic_regression(
     Returns:
         The trained classifier (in eval mode).
     """
-    gen = torch.Generator().manual_seed(seed)
-    classifier = nn.Linear(features.shape[1], num_classes).to(features.device)
-    with torch.no_grad():
-        classifier.weight.copy_(torch.randn(classifier.weight.shape, generator=gen) * 0.01)
-        classifier.bias.zero_()
-    optimizer = torch.optim.SGD(
-        classifier.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay
-    )
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
-    features, labels = features.float(), labels.long().to(features.device)
-    with torch.enable_grad():
+    # Lightning runs validation under inference mode; the probe needs autograd regardless.
+    with torch.inference_mode(False), torch.enable_grad():
+        features = features.float().clone()
+        labels = labels.long().to(features.device).clone()
+        gen = torch.Generator().manual_seed(seed)
+        classifier = nn.Linear(features.shape[1], num_classes).to(features.device)
+        with torch.no_grad():
+            classifier.weight.copy_(torch.randn(classifier.weight.shape, generator=gen) * 0.01)
+            classifier.bias.zero_()
+        optimizer = torch.optim.SGD(
+            classifier.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay
+        )
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
         for _ in range(epochs):
             optimizer.zero_grad()
             F.cross_entropy(classifier(features), labels).backward()
