@@ -57,7 +57,8 @@ def corners_to_boxes(corners: np.ndarray) -> np.ndarray:
     Returns:
         Float array ``[N, 4]`` of ``xmin, ymin, xmax, ymax`` (not clipped).
     """
-    corners = np.asarray(corners, dtype=np.float64).reshape(len(corners), -1, 2)
+    corners = np.asarray(corners, dtype=np.float64)
     if len(corners) == 0:
         return np.zeros((0, 4))
+    corners = corners.reshape(len(corners), -1, 2)
     return np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1)

@@ -75,8 +75,12 @@ def read_yolo(
     for i, (_, values) in enumerate(rows):
         if len(values) == 4:
             cx, cy, w, h = values
-            boxes[i] = [(cx - w / 2) * width, (cy - h / 2) * height]
-            boxes[i, 2:] = [(cx + w / 2) * width, (cy + h / 2) * height]
+            boxes[i] = [
+                (cx - w / 2) * width,
+                (cy - h / 2) * height,
+                (cx + w / 2) * width,
+                (cy + h / 2) * height,
+            ]
             corners[i] = [boxes[i, [0, 1]], boxes[i, [2, 1]], boxes[i, [2, 3]], boxes[i, [0, 3]]]
         else:
             corners[i] = np.reshape(values, (4, 2)) * [width, height]
