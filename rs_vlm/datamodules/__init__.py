@@ -2,6 +2,41 @@
 
 from rs_vlm.datamodules.augmentation import CLIP_MEAN, CLIP_STD
 from rs_vlm.datamodules.caption import CaptionDataModule
+from rs_vlm.datamodules.scene import (
+    AIDDataModule,
+    EuroSATRGBDataModule,
+    MLRSNetDataModule,
+    OPTIMAL31DataModule,
+    PatternNetDataModule,
+    RESISC45DataModule,
+    RSC11DataModule,
+    RSICB128DataModule,
+    RSICB256DataModule,
+    RSSCN7DataModule,
+    SceneDataModule,
+    SIRIWHUDataModule,
+    UCMercedDataModule,
+    WHURS19DataModule,
+)
 from rs_vlm.datamodules.tokenizers import get_tokenizer
 
-__all__ = ['CLIP_MEAN', 'CLIP_STD', 'CaptionDataModule', 'get_tokenizer']
+__all__ = [
+    'CLIP_MEAN',
+    'CLIP_STD',
+    'AIDDataModule',
+    'CaptionDataModule',
+    'EuroSATRGBDataModule',
+    'MLRSNetDataModule',
+    'OPTIMAL31DataModule',
+    'PatternNetDataModule',
+    'RESISC45DataModule',
+    'RSC11DataModule',
+    'RSICB128DataModule',
+    'RSICB256DataModule',
+    'RSSCN7DataModule',
+    'SIRIWHUDataModule',
+    'SceneDataModule',
+    'UCMercedDataModule',
+    'WHURS19DataModule',
+    'get_tokenizer',
+]
