@@ -1,0 +1,95 @@
+"""SyntheticAerialDataModule: CLIP batches, evaluation views, a short fit with RemoteCLIPModule."""
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+from lightning.pytorch import Trainer
+
+from rs_vlm.datamodules.augmentation import CLIP_MEAN, CLIP_STD
+from rs_vlm.datamodules.synthetic_aerial import SyntheticAerialDataModule
+from rs_vlm.datasets.synthetic_aerial import SyntheticAerial
+
+
+def make_datamodule(**kwargs) -> SyntheticAerialDataModule:
+    options = {
+        'image_size': 32,
+        'batch_size': 7,
+        'tokenizer': 'rs-vit-tiny',
+        'train_length': 21,
+        'val_length': 14,
+        'test_length': 14,
+        'seed': 3,
+    }
+    options.update(kwargs)
+    return SyntheticAerialDataModule(**options)
+
+
+def test_training_batches_are_tokenised_and_normalised() -> None:
+    datamodule = make_datamodule()
+    datamodule.setup('fit')
+    batch = next(iter(datamodule.train_dataloader()))
+    assert batch['image'].shape == (7, 3, 32, 32)
+    assert torch.equal(batch['text'], datamodule.tokenizer(batch['caption']))
+    # Evaluation path at the rendered size: only CLIP normalisation, in 0..255 units.
+    datamodule.trainer = SimpleNamespace(training=False)  # type: ignore[assignment]
+    out = datamodule.on_after_batch_transfer(dict(batch), 0)
+    mean = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1) * 255
+    std = torch.tensor(CLIP_STD).view(1, 3, 1, 1) * 255
+    torch.testing.assert_close(out['image'], (batch['image'] - mean) / std)
+    assert torch.equal(out['text'], batch['text'])
+    # Training path: augmented (cropped, turned), still model-sized and normalised.
+    datamodule.trainer = SimpleNamespace(training=True)  # type: ignore[assignment]
+    trained = datamodule.on_after_batch_transfer(dict(batch), 0)
+    assert trained['image'].shape == (7, 3, 32, 32)
+    low = max(m / s for m, s in zip(CLIP_MEAN, CLIP_STD))
+    high = max((1 - m) / s for m, s in zip(CLIP_MEAN, CLIP_STD))
+    assert trained['image'].min() >= -low - 1e-4
+    assert trained['image'].max() <= high + 1e-4
+
+
+def test_training_order_and_captions_repeat_per_epoch() -> None:
+    first = make_datamodule()
+    second = make_datamodule()
+    first.setup('fit')
+    second.setup('fit')
+    captions_a = [c for b in first.train_dataloader() for c in b['caption']]
+    captions_b = [c for b in second.train_dataloader() for c in b['caption']]
+    assert captions_a == captions_b
+    assert len(captions_a) == 21
+
+
+def test_render_size_and_evaluation_views() -> None:
+    datamodule = make_datamodule(render_size=64)
+    datamodule.setup('fit')
+    assert datamodule.val_dataset[0]['image'].shape == (3, 64, 64)
+    scene = datamodule.scene_dataset()
+    retrieval = datamodule.retrieval_dataset('val')
+    count = datamodule.count_dataset()
+    assert isinstance(scene, SyntheticAerial) and scene.task == 'scene'
+    assert (scene.split, len(scene), scene.image_size, scene.seed) == ('test', 14, 64, 3)
+    assert (retrieval.task, retrieval.split, len(retrieval.captions)) == ('retrieval', 'val', 70)
+    assert count.task == 'count'
+    assert set(count[0]) == {'image', 'caption', 'label', 'class_name'}
+    # The views show the same images as the caption splits.
+    assert torch.equal(retrieval[5]['image'], datamodule.val_dataset[5]['image'])
+
+
+@pytest.mark.slow
+def test_fit_remoteclip_for_two_steps() -> None:
+    from rs_vlm.modules import RemoteCLIPModule
+
+    torch.manual_seed(0)
+    module = RemoteCLIPModule('rs-vit-tiny', lr=1e-3, warmup_steps=1)
+    trainer = Trainer(
+        accelerator='cpu',
+        fast_dev_run=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(module, datamodule=make_datamodule())
+    loss = trainer.callback_metrics['train/loss']
+    assert math.isfinite(float(loss))
