@@ -2,6 +2,7 @@
 
 from rs_vlm.datamodules.augmentation import CLIP_MEAN, CLIP_STD
 from rs_vlm.datamodules.caption import CaptionDataModule
+from rs_vlm.datamodules.remote_count import RemoteCountDataModule
 from rs_vlm.datamodules.scene import (
     AIDDataModule,
     EuroSATRGBDataModule,
@@ -34,6 +35,7 @@ __all__ = [
     'RSICB128DataModule',
     'RSICB256DataModule',
     'RSSCN7DataModule',
+    'RemoteCountDataModule',
     'SIRIWHUDataModule',
     'SceneDataModule',
     'UCMercedDataModule',

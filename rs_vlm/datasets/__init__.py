@@ -15,6 +15,7 @@ from rs_vlm.datasets.eurosat_rgb import EuroSATRGB
 from rs_vlm.datasets.mlrsnet import MLRSNet
 from rs_vlm.datasets.optimal31 import OPTIMAL31
 from rs_vlm.datasets.patternnet import PatternNet
+from rs_vlm.datasets.remote_count import RemoteCount
 from rs_vlm.datasets.resisc45 import RESISC45
 from rs_vlm.datasets.retrieval_benchmark import RetrievalBenchmark
 from rs_vlm.datasets.rsc11 import RSC11
@@ -71,6 +72,7 @@ __all__ = [
     'MissingDatasetError',
     'PatternNet',
     'PrecompCaptionDataset',
+    'RemoteCount',
     'RetrievalBenchmark',
     'SceneDataset',
     'SydneyCaptions',
