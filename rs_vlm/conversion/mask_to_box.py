@@ -166,32 +166,46 @@ def colour_mask_to_index(
     return index
 
 
-def _present_classes(index: np.ndarray) -> list[int]:
-    """Class ids that occur in an index mask, ascending."""
+def _candidate_classes(index: np.ndarray) -> list[int]:
+    """Class ids that may occur in an index mask, ascending (absent ones are skipped later)."""
+    if not index.size:
+        return []
+    if index.dtype != np.bool_ and index.min() < 0:
+        raise ValueError(f'mask has negative class id {int(index.min())}')
+    largest = int(index.max())
+    if largest < 64:
+        # Few ids: trying each costs less than a histogram of the whole mask.
+        return list(range(largest + 1))
     if index.dtype == np.uint8:
         # OpenCV's histogram is several times faster than np.bincount / np.unique here.
         counts = cv2.calcHist([index], [0], None, [256], [0, 256]).ravel()
         return np.flatnonzero(counts).tolist()
-    if index.size and index.min() < 0:
-        raise ValueError(f'mask has negative class id {int(index.min())}')
-    if index.size and index.max() < 1 << 20:
+    if largest < 1 << 20:
         return np.flatnonzero(np.bincount(index.ravel())).tolist()
     return np.unique(index).tolist()
 
 
 def _component_boxes(binary: np.ndarray, connectivity: int) -> np.ndarray:
-    """``[N, 4]`` int boxes ``x, y, w, h`` of the connected components of a 0/1 uint8 image."""
+    """``[N, 4]`` int boxes ``x1, y1, x2, y2`` (pixel edges) of the components of a 0/1 image."""
     if connectivity == 8:
         contours, hierarchy = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
         if not contours:
             return np.zeros((0, 4), dtype=np.int64)
-        outer = hierarchy[0, :, 3] < 0  # top level: outer borders, islands in holes included
-        return np.array(
-            [cv2.boundingRect(c) for c, keep in zip(contours, outer.tolist()) if keep],
-            dtype=np.int64,
-        ).reshape(-1, 4)
+        # Top level: outer borders, islands inside holes included.
+        outer = [c for c, parent in zip(contours, hierarchy[0, :, 3].tolist()) if parent < 0]
+        # Min/max over each contour's points at once: cv2.boundingRect per contour costs
+        # more in Python calls than the reduction.
+        lengths = np.fromiter(map(len, outer), dtype=np.intp, count=len(outer))
+        points = np.concatenate(outer).reshape(-1, 2)
+        starts = np.zeros(len(outer), dtype=np.intp)
+        np.cumsum(lengths[:-1], out=starts[1:])
+        low = np.minimum.reduceat(points, starts)
+        high = np.maximum.reduceat(points, starts) + 1
+        return np.concatenate([low, high], axis=1).astype(np.int64)
     count, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=4, ltype=cv2.CV_32S)
-    return stats[1:count, :4].astype(np.int64)
+    rects = stats[1:count, :4].astype(np.int64)
+    rects[:, 2:] += rects[:, :2]
+    return rects
 
 
 def mask_to_boxes(
@@ -241,8 +255,11 @@ def mask_to_boxes(
     ignored = {ignore_index} if isinstance(ignore_index, int) else set(ignore_index)
     all_boxes: list[np.ndarray] = []
     labels: list[str] = []
-    for class_id in _present_classes(np.ascontiguousarray(index)):
+    for class_id in _candidate_classes(index):
         if class_id in ignored:
+            continue
+        binary = (index == class_id).view(np.uint8)
+        if not cv2.countNonZero(binary):
             continue
         if class_names is None:
             name = str(class_id)
@@ -251,15 +268,12 @@ def mask_to_boxes(
                 name = class_names[class_id]
             except (IndexError, KeyError):
                 raise ValueError(f'class id {class_id} has no name in class_names') from None
-        binary = (index == class_id).view(np.uint8)
         rects = _component_boxes(binary, connectivity)
         if min_area > 0:
-            rects = rects[rects[:, 2] * rects[:, 3] >= min_area]
+            rects = rects[(rects[:, 2] - rects[:, 0]) * (rects[:, 3] - rects[:, 1]) >= min_area]
         if len(rects):
             all_boxes.append(rects[np.lexsort((rects[:, 0], rects[:, 1]))])
             labels.extend([name] * len(rects))
     if not all_boxes:
         return np.zeros((0, 4)), []
-    rects = np.concatenate(all_boxes).astype(np.float64)
-    rects[:, 2:] += rects[:, :2]
-    return rects, labels
+    return np.concatenate(all_boxes).astype(np.float64), labels
