@@ -12,6 +12,7 @@ Layouts (all read with ``torch.load(..., weights_only=True)``):
 - ``lightning``: our own Lightning ``.ckpt`` (``state_dict`` with ``model.*`` keys).
 """
 
+import math
 import pickle
 import re
 from collections import Counter
@@ -182,11 +183,12 @@ def _signature(state_dict: Mapping[str, Tensor]) -> dict[str, object] | None:
     """The architecture facts a state_dict reveals (tower type, depth, width, sizes)."""
     keys = list(state_dict)
     try:
-        text_width = state_dict['token_embedding.weight'].shape[1]
+        vocab_size, text_width = state_dict['token_embedding.weight'].shape
         context_length = state_dict['positional_embedding'].shape[0]
-    except KeyError:
+    except (KeyError, ValueError):
         return None
     signature: dict[str, object] = {
+        'vocab_size': int(vocab_size),
         'text_width': int(text_width),
         'text_layers': _count_blocks(keys, r'transformer\.resblocks\.(\d+)\.'),
         'context_length': int(context_length),
@@ -200,6 +202,9 @@ def _signature(state_dict: Mapping[str, Tensor]) -> dict[str, object] | None:
         )
         if 'visual.attnpool.c_proj.weight' in state_dict:
             signature['embed_dim'] = int(state_dict['visual.attnpool.c_proj.weight'].shape[0])
+        if 'visual.attnpool.positional_embedding' in state_dict:
+            tokens = state_dict['visual.attnpool.positional_embedding'].shape[0]
+            signature['image_size'] = round(math.sqrt(tokens - 1)) * 32
     elif 'visual.conv1.weight' in state_dict:
         conv = state_dict['visual.conv1.weight']
         signature.update(
@@ -210,6 +215,9 @@ def _signature(state_dict: Mapping[str, Tensor]) -> dict[str, object] | None:
         )
         if 'visual.proj' in state_dict:
             signature['embed_dim'] = int(state_dict['visual.proj'].shape[1])
+        if 'visual.positional_embedding' in state_dict:
+            tokens = state_dict['visual.positional_embedding'].shape[0]
+            signature['image_size'] = round(math.sqrt(tokens - 1)) * int(conv.shape[-1])
     return signature
 
 
@@ -221,7 +229,10 @@ def _config_signature(config: Mapping[str, object]) -> dict[str, object] | None:
     if vision.get('timm_model_name') or text.get('hf_model_name'):
         return None
     layers = vision.get('layers')
+    image_size = vision.get('image_size', 224)
     signature: dict[str, object] = {
+        'vocab_size': text.get('vocab_size', 49408),
+        'image_size': image_size if isinstance(image_size, int) else None,
         'text_width': text.get('width', 512),
         'text_layers': text.get('layers', 12),
         'context_length': text.get('context_length', 77),
