@@ -30,6 +30,7 @@ from rs_vlm.datasets.siri_whu import SIRIWHU
 from rs_vlm.datasets.sydney_captions import SydneyCaptions
 from rs_vlm.datasets.ucm_captions import UCMCaptions
 from rs_vlm.datasets.ucmerced import UCMerced
+from rs_vlm.datasets.webdataset_shards import WebDatasetShards
 from rs_vlm.datasets.whu_rs19 import WHURS19
 
 #: The 12 zero-shot scene datasets of RemoteCLIP, by the name used in its tables.
@@ -78,6 +79,7 @@ __all__ = [
     'SydneyCaptions',
     'UCMCaptions',
     'UCMerced',
+    'WebDatasetShards',
     'collate_skipping_bad',
     'load_image',
 ]

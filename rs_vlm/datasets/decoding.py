@@ -14,6 +14,7 @@ Band choice for inputs that are not 8-bit RGB (documented in ``docs/data.md``):
   "2-98% stretch" for display), because a fixed divisor makes most scenes black or white.
 """
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from torch import Tensor
 
 __all__ = [
     'TIFF_SUFFIXES',
+    'decode_image_bytes',
     'load_image',
     'resize_and_center_crop',
     'select_rgb_bands',
@@ -73,20 +75,24 @@ def select_rgb_bands(array: np.ndarray) -> np.ndarray:
     return np.stack([stretch_to_uint8_range(band) for band in chosen])
 
 
-def _load_tiff(path: Path) -> np.ndarray:
+def _load_tiff(path: Path | bytes) -> np.ndarray:
     # rasterio reads any band count and bit depth; PIL cannot open multi-band 16-bit TIFFs.
     import warnings
 
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.io import MemoryFile
 
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', NotGeoreferencedWarning)
+        if isinstance(path, bytes):
+            with MemoryFile(path) as memory, memory.open() as source:
+                return source.read()
         with rasterio.open(path) as source:
             return source.read()
 
 
-def _load_pil(path: Path, size: int | None) -> np.ndarray:
+def _load_pil(path: Path | io.BytesIO, size: int | None) -> np.ndarray:
     with Image.open(path) as image:
         if size is not None and image.format == 'JPEG':
             # DCT-domain downscaling: decodes large JPEGs at 1/2, 1/4 or 1/8 scale, never
@@ -125,10 +131,32 @@ def load_image(path: str | Path, size: int | None = None) -> Tensor:
         OSError: The file is missing, truncated or not an image (PIL/rasterio's error).
     """
     path = Path(path)
-    if path.suffix.lower() in TIFF_SUFFIXES:
-        array = select_rgb_bands(_load_tiff(path))
+    return _decode(path, path.suffix, size)
+
+
+def decode_image_bytes(data: bytes, suffix: str, size: int | None = None) -> Tensor:
+    """Decode an encoded image held in memory (e.g. a tar member), like :func:`load_image`.
+
+    Args:
+        data: The encoded file content.
+        suffix: Its file suffix (``.jpg``, ``.png``, ``.tif``, ...), which picks the decoder.
+        size: Shorter-side resize + centre crop, as in :func:`load_image`.
+
+    Returns:
+        A float32 ``[3, H, W]`` tensor in 0..255.
+    """
+    if suffix.lower() in TIFF_SUFFIXES:
+        return _decode(data, suffix, size)
+    return _decode(io.BytesIO(data), suffix, size)
+
+
+def _decode(source: Path | bytes | io.BytesIO, suffix: str, size: int | None) -> Tensor:
+    if suffix.lower() in TIFF_SUFFIXES:
+        assert not isinstance(source, io.BytesIO)
+        array = select_rgb_bands(_load_tiff(source))
     else:
-        array = _load_pil(path, size)
+        assert not isinstance(source, bytes)
+        array = _load_pil(source, size)
         array = (
             array.astype(np.float32)
             if array.shape[0] == 3 and array.dtype == np.uint8

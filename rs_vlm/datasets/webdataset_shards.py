@@ -1,0 +1,244 @@
+"""Caption corpora stored as WebDataset-style tar shards, read with random access.
+
+A shard is a plain tar: consecutive members sharing a key (the member name up to the first
+dot of its base name) form one sample: an image (``.jpg``/``.png``/``.tif``/...) plus
+``.json`` (``{"captions": [...]}``) and/or ``.txt`` (one caption a line). Any WebDataset tool
+can read them.
+
+We read them as a *map-style* dataset: an index (``index.json`` written by
+:mod:`rs_vlm.datasets.webdataset_writer`, or built by scanning the tar headers once) gives
+each sample's shard, byte offset and captions, so each DataLoader worker seeks and reads only
+its own samples. Lightning's ``DistributedSampler`` then gives every rank a disjoint set of
+samples per epoch (no duplicates across ranks), the order is a function of ``(seed,
+epoch)``, and a run can resume mid-epoch like any map-style dataset. Member names that are
+absolute or contain ``..`` are refused.
+"""
+
+import json
+import os
+import tarfile
+from collections.abc import Callable, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from torch import Tensor
+
+from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
+from rs_vlm.datasets.caption_corpus import CaptionCorpus, CaptionMode, Tokenizer
+from rs_vlm.datasets.decoding import decode_image_bytes
+from rs_vlm.errors import CorpusError
+
+__all__ = ['IMAGE_EXTENSIONS', 'INDEX_NAME', 'ShardSample', 'WebDatasetShards', 'scan_shard']
+
+IMAGE_EXTENSIONS = ('jpg', 'jpeg', 'png', 'tif', 'tiff', 'webp', 'bmp')
+INDEX_NAME = 'index.json'
+
+#: ``(shard file name, image member name, data offset, data size, captions)``.
+ShardSample = tuple[str, str, int, int, list[str]]
+
+
+def _check_name(shard: Path, name: str) -> None:
+    pure = PurePosixPath(name)
+    if pure.is_absolute() or '..' in pure.parts:
+        raise CorpusError(shard, 'unsafe member name (absolute or with "..")', key=name)
+
+
+def _split_key(name: str) -> tuple[str, str]:
+    folder, _, base = name.rpartition('/')
+    stem, _, extension = base.partition('.')
+    return (f'{folder}/{stem}' if folder else stem), extension.lower()
+
+
+def scan_shard(shard: Path, policy: BadInputPolicy) -> list[ShardSample]:
+    """List the samples of one tar shard by reading its headers (and caption members).
+
+    Args:
+        shard: The tar file.
+        policy: Bad-input policy for samples without image or captions.
+
+    Returns:
+        The shard's samples in file order.
+
+    Raises:
+        CorpusError: Unsafe member names (always), unreadable tar (always), bad samples
+            (policy ``raise``).
+    """
+    groups: dict[str, dict[str, tarfile.TarInfo]] = {}
+    try:
+        with tarfile.open(shard) as archive:
+            members = archive.getmembers()
+            for member in members:
+                _check_name(shard, member.name)
+                if not member.isfile():
+                    continue
+                key, extension = _split_key(member.name)
+                groups.setdefault(key, {})[extension] = member
+            samples = []
+            for key, parts in groups.items():
+                sample = _sample_from_parts(shard, archive, key, parts, policy)
+                if sample is not None:
+                    samples.append(sample)
+    except tarfile.TarError as error:
+        raise CorpusError(shard, f'not a readable tar shard: {error}') from error
+    return samples
+
+
+def _sample_from_parts(
+    shard: Path,
+    archive: tarfile.TarFile,
+    key: str,
+    parts: dict[str, tarfile.TarInfo],
+    policy: BadInputPolicy,
+) -> ShardSample | None:
+    image = next((parts[ext] for ext in IMAGE_EXTENSIONS if ext in parts), None)
+    if image is None:
+        policy.handle(shard, f'sample has no image member ({IMAGE_EXTENSIONS})', key=key)
+        return None
+    captions: list[str] = []
+    try:
+        if 'json' in parts:
+            document = json.loads(_read_member(archive, parts['json']).decode('utf-8'))
+            raw = (
+                document.get('captions', document.get('caption'))
+                if isinstance(document, dict)
+                else None
+            )
+            captions = [raw] if isinstance(raw, str) else list(raw or [])
+        elif 'txt' in parts:
+            captions = _read_member(archive, parts['txt']).decode('utf-8').splitlines()
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        policy.handle(shard, f'unreadable caption member: {error}', key=key, cause=error)
+        return None
+    captions = [c.strip() for c in captions if isinstance(c, str) and c.strip()]
+    if not captions:
+        policy.handle(shard, 'sample has no caption (.json "captions" or .txt)', key=key)
+        return None
+    return shard.name, image.name, image.offset_data, image.size, captions
+
+
+def _read_member(archive: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    handle = archive.extractfile(member)
+    return handle.read() if handle is not None else b''
+
+
+class WebDatasetShards(CaptionCorpus):
+    """A caption corpus in tar shards (see the module docstring).
+
+    Args:
+        shards: A folder of ``*.tar`` shards (with or without ``index.json``) or a list of
+            shard files.
+        mode: ``'train'`` or ``'retrieval'``.
+        image_size: Shorter-side resize + centre crop; None keeps the decoded size.
+        tokenizer: open_clip tokenizer for ``text``.
+        transforms: Applied to each sample last.
+        seed: Seed of the per-epoch caption choice.
+        on_error: ``'raise'`` or ``'skip'``.
+
+    Raises:
+        CorpusError: No shards, unsafe member names, unreadable shards or index.
+    """
+
+    def __init__(
+        self,
+        shards: str | Path | Sequence[str | Path],
+        *,
+        mode: CaptionMode = 'train',
+        image_size: int | None = 224,
+        tokenizer: Tokenizer | None = None,
+        transforms: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        seed: int = 0,
+        on_error: OnError = 'raise',
+    ) -> None:
+        policy = BadInputPolicy(on_error)
+        samples, folder, source = self._index(shards, policy)
+        self.folder = folder
+        self.samples = samples
+        self._handles: dict[str, Any] = {}
+        self._handles_pid = -1
+        super().__init__(
+            [folder / shard / name for shard, name, *_ in samples],
+            [captions for *_, captions in samples],
+            source=source,
+            mode=mode,
+            image_size=image_size,
+            tokenizer=tokenizer,
+            transforms=transforms,
+            seed=seed,
+            policy=policy,
+        )
+
+    @staticmethod
+    def _index(
+        shards: str | Path | Sequence[str | Path], policy: BadInputPolicy
+    ) -> tuple[list[ShardSample], Path, Path]:
+        if isinstance(shards, str | Path) and Path(shards).is_dir():
+            folder = Path(shards)
+            index = folder / INDEX_NAME
+            if index.is_file():
+                return _read_index(index), folder, index
+            files = sorted(folder.glob('*.tar'))
+        else:
+            files = [Path(shards)] if isinstance(shards, str | Path) else [Path(s) for s in shards]
+            folder = files[0].parent if files else Path('.')
+        if not files:
+            raise CorpusError(folder, 'no *.tar shards found')
+        if any(file.parent != folder for file in files):
+            raise CorpusError(files[0], 'all shards must be in one folder')
+        samples: list[ShardSample] = []
+        for file in files:
+            samples.extend(scan_shard(file, policy))
+        return samples, folder, files[0]
+
+    def _file(self, shard: str) -> Any:
+        # One handle per shard and process: handles opened before a fork are not shared.
+        if self._handles_pid != os.getpid():
+            self._handles = {}
+            self._handles_pid = os.getpid()
+        if shard not in self._handles:
+            self._handles[shard] = open(self.folder / shard, 'rb')
+        return self._handles[shard]
+
+    def load_image(self, index: int) -> Tensor | None:
+        """Read and decode the image of sample ``index`` from its shard.
+
+        Args:
+            index: Sample index.
+
+        Returns:
+            Float32 ``[3, H, W]`` in 0..255, or None (bad image, policy ``'skip'``).
+        """
+        shard, name, offset, size, _ = self.samples[index]
+        try:
+            handle = self._file(shard)
+            handle.seek(offset)
+            data = handle.read(size)
+            if len(data) != size:
+                raise OSError(f'truncated shard: read {len(data)} of {size} bytes')
+            return decode_image_bytes(data, '.' + name.rpartition('.')[2], self.image_size)
+        except (OSError, ValueError, SyntaxError, RuntimeError) as error:
+            self.policy.handle(
+                self.folder / shard, f'cannot read image: {error}', key=name, cause=error
+            )
+            return None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without open file handles (for DataLoader workers)."""
+        state = dict(self.__dict__)
+        state['_handles'] = {}
+        state['_handles_pid'] = -1
+        return state
+
+
+def _read_index(index: Path) -> list[ShardSample]:
+    try:
+        document = json.loads(index.read_text(encoding='utf-8'))
+        samples = [
+            (str(s), str(n), int(o), int(z), [str(c) for c in caps])
+            for s, n, o, z, caps in document['samples']
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise CorpusError(index, f'unreadable shard index: {error}', key='samples') from error
+    for shard, name, *_ in samples:
+        _check_name(index, shard)
+        _check_name(index, name)
+    return samples
