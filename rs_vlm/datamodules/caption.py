@@ -6,6 +6,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, default_collate
 from torchgeo.datamodules import NonGeoDataModule
@@ -15,6 +16,8 @@ from rs_vlm.datamodules.augmentation import (
     clip_mean_std,
     clip_train_augmentation,
 )
+from rs_vlm.datamodules.augmentation_seed import batch_position, seeded_rng
+from rs_vlm.datamodules.resumable_loader import ResumableDataLoader
 from rs_vlm.datamodules.tokenizers import get_tokenizer
 from rs_vlm.datasets.bad_input import OnError, collate_skipping_bad
 from rs_vlm.datasets.caption_csv import CaptionCSVDataset
@@ -157,10 +160,13 @@ class CaptionDataModule(NonGeoDataModule):
                 size,
                 self.batch_size,
             )
-        return DataLoader(
+        # Resumable mid-epoch (Lightning saves its state in checkpoints); its own generator keeps
+        # iterator creation from drawing on the global RNG, which would shift the augmentation.
+        return ResumableDataLoader(
             dataset,
             batch_size=self.batch_size,
             sampler=sampler,
+            generator=torch.Generator().manual_seed(self.seed),
             num_workers=self.num_workers,
             collate_fn=partial(collate_skipping_bad, collate=default_collate),
             drop_last=drop_last,
@@ -187,5 +193,11 @@ class CaptionDataModule(NonGeoDataModule):
         trainer = self.trainer
         if trainer is None:
             return batch
-        aug = self.train_aug if trainer.training else self.aug
-        return apply_image_augmentation(aug, batch)
+        if not trainer.training:
+            return apply_image_augmentation(self.aug, batch)
+        position = batch_position(trainer)
+        if position is None:
+            return apply_image_augmentation(self.train_aug, batch)
+        # Augmentation drawn from (seed, epoch, batch, rank): replays exactly after a resume.
+        with seeded_rng(self.seed, *position, device=batch['image'].device):
+            return apply_image_augmentation(self.train_aug, batch)

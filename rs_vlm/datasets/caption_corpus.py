@@ -2,10 +2,11 @@
 
 Two views of the same corpus:
 
-* ``mode='train'``: one sample per image, ``{'image', 'caption', 'text'}``, where the caption is
-  drawn among the image's captions from ``(seed, epoch, index)``, so the order and choice are
-  deterministic per epoch (resumable) whatever the worker count. Pass ``(index, epoch)`` keys
-  (as :class:`~rs_vlm.datasets.samplers.EpochRandomSampler` does) or call :meth:`set_epoch`.
+* ``mode='train'``: one sample per image, ``{'image', 'caption', 'path', 'text'}``, where the
+  caption is drawn among the image's captions from ``(seed, epoch, index)``, so the order and
+  choice are deterministic per epoch (resumable) whatever the worker count. Pass
+  ``(index, epoch)`` keys (as :class:`~rs_vlm.datasets.samplers.EpochRandomSampler` does) or
+  call :meth:`set_epoch`.
 * ``mode='retrieval'``: ``{'image', 'index'}`` per image, with ``captions`` (all captions, in
   image order) and ``caption_to_image`` (the image index of each caption) for retrieval metrics.
 """
@@ -134,8 +135,8 @@ class CaptionCorpus(NonGeoDataset):
             key: Image index, or ``(index, epoch)``.
 
         Returns:
-            ``{'image', 'caption'[, 'text']}`` (train) or ``{'image', 'index'}`` (retrieval);
-            None for a skipped bad image.
+            ``{'image', 'caption', 'path'[, 'text']}`` (train) or ``{'image', 'index'}``
+            (retrieval); None for a skipped bad image.
         """
         index, epoch = key if isinstance(key, tuple) else (key, self.epoch)
         index = int(index)
@@ -148,6 +149,8 @@ class CaptionCorpus(NonGeoDataset):
         else:
             caption = self.image_captions[index][self.caption_index(index, int(epoch))]
             sample['caption'] = caption
+            # The source file travels with the batch, so a non-finite loss can name it.
+            sample['path'] = str(self.image_paths[index])
             if self.tokenizer is not None:
                 sample['text'] = self.tokenizer([caption])[0]
         if self.transforms is not None:
