@@ -44,20 +44,24 @@ class CountingCallback(EvaluationCallback):
 
     def evaluate(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Encode images and caption variants, score and log."""
+        report = self.compute(trainer, pl_module)
+        values = {f'top{k + 1}': acc for k, acc in enumerate(report.topk)}
+        values['skipped'] = float(len(report.skipped))
+        self.log_metrics(pl_module, self.name, values)
+
+    def compute(self, trainer: Trainer, pl_module: LightningModule) -> CountingReport:
+        """Score the dataset; the report is also kept as ``last_report``."""
         captions = getattr(self.dataset, 'captions', None)
         if captions is None or len(captions) != len(self.dataset):  # type: ignore[arg-type]
             captions = [str(self.dataset[i]['caption']) for i in range(len(self.dataset))]  # type: ignore[arg-type]
         images, counts = self.encode_dataset_images(trainer, pl_module, self.dataset)
         if counts is None:
             raise ValueError(f'counting dataset {self.name!r}: samples have no label (count)')
-        report = score_counting(
+        self.last_report = score_counting(
             images,
             captions,
             counts.cpu(),
             lambda texts: self.encode_strings(trainer, pl_module, texts),
             style=self.style,
         )
-        self.last_report = report
-        values = {f'top{k + 1}': acc for k, acc in enumerate(report.topk)}
-        values['skipped'] = float(len(report.skipped))
-        self.log_metrics(pl_module, self.name, values)
+        return self.last_report

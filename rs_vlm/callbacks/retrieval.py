@@ -38,6 +38,8 @@ class RetrievalCallback(EvaluationCallback):
         super().__init__(**kwargs)
         self.datasets = dict(datasets)
         self.top_k = tuple(top_k)
+        #: Name -> (image features, caption features) of the latest evaluation, for examples.
+        self.last_outputs: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         for name, dataset in self.datasets.items():
             for attribute in ('captions', 'caption_to_image'):
                 if not hasattr(dataset, attribute):
@@ -46,15 +48,20 @@ class RetrievalCallback(EvaluationCallback):
     def evaluate(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Encode every dataset and log its seven numbers."""
         for name, dataset in self.datasets.items():
-            self.log_metrics(pl_module, name, self.compute(trainer, pl_module, dataset))
+            self.log_metrics(pl_module, name, self.compute(trainer, pl_module, dataset, name))
 
     def compute(
-        self, trainer: Trainer, pl_module: LightningModule, dataset: Dataset[dict[str, Any]]
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        dataset: Dataset[dict[str, Any]],
+        name: str = '',
     ) -> dict[str, float]:
         """Recall@K of one dataset (encodes images and captions)."""
         images, _ = self.encode_dataset_images(trainer, pl_module, dataset)
         captions = list(dataset.captions)  # type: ignore[attr-defined]
         texts = self.encode_strings(trainer, pl_module, captions)
+        self.last_outputs[name] = (images.detach().cpu(), texts.detach().cpu())
         # Gathered features are identical on every rank: compute locally, no second sync.
         metric = CrossModalRetrieval(self.top_k, sync_on_compute=False).to(images.device)
         metric.update(image_features=images, image_ids=torch.arange(len(images)))

@@ -66,6 +66,8 @@ class ZeroShotCallback(EvaluationCallback):
         self.templates = list(templates) if templates is not None else None
         self.top_k = tuple(top_k)
         self.text_batch_size = text_batch_size
+        #: Name -> (logits [N, C], labels [N]) of the latest evaluation, for plots and reports.
+        self.last_outputs: dict[str, tuple[Tensor, Tensor]] = {}
         for name, dataset in self.datasets.items():
             if not getattr(dataset, 'classes', None):
                 raise TypeError(f'scene dataset {name!r} has no non-empty classes attribute')
@@ -101,6 +103,7 @@ class ZeroShotCallback(EvaluationCallback):
                 f'{len(classes)} classes; the class list does not match the data'
             )
         logits = 100.0 * images @ classifier.T
+        self.last_outputs[name] = (logits.detach().cpu(), labels.detach().cpu())
         return {
             f'top{k}': float(
                 multiclass_accuracy(
