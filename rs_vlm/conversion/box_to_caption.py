@@ -216,7 +216,10 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
 def _image_draws(keys: np.ndarray, count: int) -> np.ndarray:
-    """``count`` uniform 32-bit integers per image from its 64-bit key (splitmix64 stream).
+    """``count`` uniform 30-bit integers per image from its 64-bit key (splitmix64 stream).
+
+    30 bits keep the values one-digit Python ints (cheap to convert); modulo bias stays below
+    ``n / 2**30``.
 
     A ``numpy.random.Generator`` per image costs ~15 us to create, a third of the per-image
     time budget; one vectorised counter-based hash over all images gives the same per-image
@@ -227,13 +230,7 @@ def _image_draws(keys: np.ndarray, count: int) -> np.ndarray:
         state = (state ^ (state >> np.uint64(30))) * _MIX1
         state = (state ^ (state >> np.uint64(27))) * _MIX2
         state ^= state >> np.uint64(31)
-    return state >> np.uint64(32)
-
-
-def _image_key(seed: int, key: bytes) -> int:
-    """A 64-bit key of one image: BLAKE2b of (seed, key)."""
-    digest = hashlib.blake2b(key, digest_size=8, key=str(int(seed)).encode()).digest()
-    return int.from_bytes(digest, 'little')
+    return (state >> np.uint64(34)).astype(np.int64)
 
 
 def _names(config: B2CConfig, label: str) -> tuple[str, str]:
@@ -266,29 +263,68 @@ def _phrase(config: B2CConfig, names: tuple[str, str], count: int, many: str) ->
     return f'{count} {plural}'
 
 
+class _LabelIds(dict[str, int]):
+    """Raw label -> provisional display-name id, filled on first lookup."""
+
+    def __init__(self, config: B2CConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.provisional: dict[tuple[str, str], int] = {}
+
+    def __missing__(self, label: str) -> int:
+        names = _names(self.config, label)
+        value = self[label] = self.provisional.setdefault(names, len(self.provisional))
+        return value
+
+
+def _prepare(template: str, ending: str) -> tuple[str, bool]:
+    """A template with the ending appended and its first letter capitalised.
+
+    When the template starts with a placeholder, the flag says to capitalise each caption.
+    """
+    if template.startswith('{'):
+        return template + ending, True
+    return template[:1].upper() + template[1:] + ending, False
+
+
 class _Renderer:
     """Writes captions for one batch; caches object phrases by (class id, count, quantifier)."""
 
     def __init__(self, config: B2CConfig, display: list[tuple[str, str]]) -> None:
         self.config = config
         self.display = display
-        self.phrases: dict[tuple[int, int], str] = {}
+        self.phrases: dict[int, str] = {}
         self.quantifiers = len(config.many_words)
-        self.ending = config.ending
+        self.threshold = config.many_threshold
+        self.stride = config.many_threshold + 1 + len(config.many_words)
+        self.templates: dict[int, list[tuple[str, bool]]] = {}
+
+    def prepared(self, templates: Sequence[str]) -> list[tuple[str, bool]]:
+        """Templates with capitalisation and ending applied once."""
+        ready = self.templates.get(id(templates))
+        if ready is None:
+            ready = [_prepare(t, self.config.ending) for t in templates]
+            self.templates[id(templates)] = ready
+        return ready
 
     def render(
-        self, templates: Sequence[str], items: list[tuple[int, int]], many: int, template: int
+        self,
+        templates: list[tuple[str, bool]],
+        items: list[tuple[int, int]],
+        many: int,
+        template: int,
     ) -> str:
         """Fill ``templates[template % len]`` with ``(class id, count)`` items (in order)."""
-        config = self.config
-        threshold = config.many_threshold
+        threshold = self.threshold
         quantifier = many % self.quantifiers
         phrases = self.phrases
+        stride = self.stride
         parts = []
         for class_id, count in items:
-            key = (class_id, count if count <= threshold else -1 - quantifier)
+            key = class_id * stride + (count if count <= threshold else threshold + 1 + quantifier)
             phrase = phrases.get(key)
             if phrase is None:
+                config = self.config
                 phrase = _phrase(
                     config, self.display[class_id], count, config.many_words[quantifier]
                 )
@@ -296,8 +332,9 @@ class _Renderer:
             parts.append(phrase)
         objects = parts[0] if len(parts) == 1 else ', '.join(parts[:-1]) + ' and ' + parts[-1]
         be = 'is' if len(items) == 1 and items[0][1] == 1 else 'are'
-        text = templates[template % len(templates)].format(objects=objects, be=be)
-        return text[:1].upper() + text[1:] + self.ending
+        text, starts_with_placeholder = templates[template % len(templates)]
+        text = text.format(objects=objects, be=be)
+        return text[:1].upper() + text[1:] if starts_with_placeholder else text
 
 
 def _empty_captions(config: B2CConfig) -> list[str]:
@@ -393,20 +430,24 @@ def boxes_to_captions_batch(
                 f'image {index}: size must be positive, got {widths[index]}x{heights[index]}'
             )
 
-    # Display names -> dense ids in alphabetical order (labels differing only in spelling
-    # merge); ties in counts are then listed by name.
-    label_names: dict[str, tuple[str, str]] = {}
-    for image_labels in labels:
-        for label in set(image_labels):
-            if label not in label_names:
-                label_names[label] = _names(config, label)
-    display = sorted(set(label_names.values()))
-    display_ids = {names: i for i, names in enumerate(display)}
-    label_ids = {label: display_ids[names] for label, names in label_names.items()}
+    # Display names -> dense ids, in alphabetical order of the names so that ties in counts
+    # list by name (labels differing only in spelling merge). One pass over all labels: a
+    # missing label gets a provisional id, remapped to its rank below.
+    label_ids = _LabelIds(config)
+    provisional = label_ids.provisional
+    sizes = np.array([len(b) for b in arrays], dtype=np.int64)
+    ids = np.fromiter(
+        map(label_ids.__getitem__, chain.from_iterable(labels)),
+        dtype=np.int64,
+        count=int(sizes.sum()),
+    )
+    display = sorted(provisional)
+    rank = np.empty(max(len(display), 1), dtype=np.int64)
+    rank[[provisional[names] for names in display]] = np.arange(len(display))
+    ids = rank[ids]
     classes = max(len(display), 1)
 
     # Centre test for all boxes at once.
-    sizes = np.array([len(b) for b in arrays], dtype=np.int64)
     owner = np.repeat(np.arange(images, dtype=np.int64), sizes)
     stacked = np.concatenate(arrays) if images else np.zeros((0, 4))
     scale_x = np.asarray(widths, dtype=np.float64)[owner]
@@ -414,11 +455,6 @@ def boxes_to_captions_batch(
     half = config.center_fraction * 0.5
     central = (np.abs((stacked[:, 0] + stacked[:, 2]) * 0.5 / scale_x - 0.5) <= half) & (
         np.abs((stacked[:, 1] + stacked[:, 3]) * 0.5 / scale_y - 0.5) <= half
-    )
-    ids = np.fromiter(
-        map(label_ids.__getitem__, chain.from_iterable(labels)),
-        dtype=np.int64,
-        count=int(sizes.sum()),
     )
     cell = owner * classes + ids
     totals = np.bincount(cell, minlength=images * classes).reshape(images, classes).tolist()
@@ -430,8 +466,9 @@ def boxes_to_captions_batch(
     # counting caption quantifier, template, size and one per chosen category.
     most_categories = config.max_count_categories
     stride = 3 + most_categories
-    image_keys = np.empty(images, dtype=np.uint64)
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+    secret = str(int(seed)).encode()
+    key_digests = []
     for index, key in enumerate(keys):
         if key is None:
             digest = hashlib.blake2b(stacked[offsets[index] : offsets[index + 1]].tobytes())
@@ -439,11 +476,16 @@ def boxes_to_captions_batch(
             key_bytes = digest.digest()
         else:
             key_bytes = str(key).encode()
-        image_keys[index] = _image_key(seed, key_bytes)
+        key_digests.append(hashlib.blake2b(key_bytes, digest_size=8, key=secret).digest())
+    image_keys = np.frombuffer(b''.join(key_digests), dtype='<u8').astype(np.uint64)
     all_draws = _image_draws(image_keys, 4 + 3 * stride).tolist()
 
     renderer = _Renderer(config, display)
     render = renderer.render
+    centre_templates = renderer.prepared(config.center_templates)
+    edge_templates = renderer.prepared(config.edge_templates)
+    anywhere_templates = renderer.prepared(config.anywhere_templates)
+    count_templates = renderer.prepared(config.count_templates)
     by_count = itemgetter(1)
     empty = _empty_captions(config)
     results: list[list[str]] = []
@@ -461,12 +503,12 @@ def boxes_to_captions_batch(
         centre.sort(key=by_count, reverse=True)
         edge.sort(key=by_count, reverse=True)
         captions = [
-            render(config.center_templates, centre, draws[0], draws[1])
+            render(centre_templates, centre, draws[0], draws[1])
             if centre
-            else render(config.anywhere_templates, everything, draws[0], draws[1]),
-            render(config.edge_templates, edge, draws[2], draws[3])
+            else render(anywhere_templates, everything, draws[0], draws[1]),
+            render(edge_templates, edge, draws[2], draws[3])
             if edge
-            else render(config.anywhere_templates, everything, draws[2], draws[3]),
+            else render(anywhere_templates, everything, draws[2], draws[3]),
         ]
         categories = len(everything)
         most = min(categories, most_categories)
@@ -481,6 +523,6 @@ def boxes_to_captions_batch(
                     j = i + draws[base + 3 + i] % (categories - i)
                     chosen[i], chosen[j] = chosen[j], chosen[i]
                 items = [everything[i] for i in sorted(chosen[:size])]
-            captions.append(render(config.count_templates, items, draws[base], draws[base + 1]))
+            captions.append(render(count_templates, items, draws[base], draws[base + 1]))
         results.append(captions)
     return results
