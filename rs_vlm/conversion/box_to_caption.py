@@ -24,9 +24,9 @@ is configurable through :class:`B2CConfig`):
 * **Class names**: ``"small-vehicle"`` / ``"Small_Vehicle"`` -> ``"small vehicle"``, then a
   vocabulary maps joined names (``"storagetank"`` -> ``"storage tank"``); plurals by English
   rules on the last word plus an irregular table (``"person"`` -> ``"people"``).
-* **Randomness**: every draw comes from a BLAKE2b counter stream keyed by ``(seed, key)``
-  (``key`` defaults to a digest of the boxes and labels): the same input and seed always give
-  the same captions, whatever order images are processed in.
+* **Randomness**: each image's draws come from a splitmix64 counter stream started at the
+  BLAKE2b hash of ``(seed, key)`` (``key`` defaults to a digest of the boxes and labels): the
+  same input and seed always give the same captions, whatever order or batch images come in.
 * **Style**: first letter capitalised, ending ``" ."`` like RSICD/RemoteCLIP's captions.
 """
 
