@@ -2,6 +2,7 @@
 
 from rs_vlm.datamodules.augmentation import CLIP_MEAN, CLIP_STD
 from rs_vlm.datamodules.caption import CaptionDataModule
+from rs_vlm.datamodules.caption_mixture import CaptionMixtureDataModule
 from rs_vlm.datamodules.remote_count import RemoteCountDataModule
 from rs_vlm.datamodules.scene import (
     AIDDataModule,
@@ -26,6 +27,7 @@ __all__ = [
     'CLIP_STD',
     'AIDDataModule',
     'CaptionDataModule',
+    'CaptionMixtureDataModule',
     'EuroSATRGBDataModule',
     'MLRSNetDataModule',
     'OPTIMAL31DataModule',

@@ -9,6 +9,7 @@ from rs_vlm.datasets.caption_files import (
     KarpathyCaptionDataset,
     PrecompCaptionDataset,
 )
+from rs_vlm.datasets.caption_mixture import CaptionMixture, WeightedMixtureSampler
 from rs_vlm.datasets.decoding import load_image
 from rs_vlm.datasets.download import MissingDatasetError
 from rs_vlm.datasets.eurosat_rgb import EuroSATRGB
@@ -65,6 +66,7 @@ __all__ = [
     'BadInputPolicy',
     'CaptionCSVDataset',
     'CaptionCorpus',
+    'CaptionMixture',
     'EpochRandomSampler',
     'EuroSATRGB',
     'JSONLCaptionDataset',
@@ -80,6 +82,7 @@ __all__ = [
     'UCMCaptions',
     'UCMerced',
     'WebDatasetShards',
+    'WeightedMixtureSampler',
     'collate_skipping_bad',
     'load_image',
 ]

@@ -1,0 +1,141 @@
+"""Train on several caption corpora at once (RET-3 + converted DET/SEG corpora)."""
+
+import copy
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any
+
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, default_collate
+
+from rs_vlm.datamodules.caption import CaptionDataModule
+from rs_vlm.datasets.bad_input import OnError, collate_skipping_bad
+from rs_vlm.datasets.caption_corpus import CaptionCorpus
+from rs_vlm.datasets.caption_mixture import CaptionMixture, WeightedMixtureSampler
+
+__all__ = ['CaptionMixtureDataModule']
+
+
+class CaptionMixtureDataModule(CaptionDataModule):
+    """Caption batches drawn from several corpora with per-source weights.
+
+    Training batches mix the ``train`` corpora by ``weights`` (see
+    :class:`~rs_vlm.datasets.caption_mixture.WeightedMixtureSampler`); validation computes the
+    loss over the ``val`` retrieval sets (first caption of each image, deterministic), whose
+    retrieval-mode versions are in :attr:`retrieval_datasets` for
+    :class:`~rs_vlm.callbacks.RetrievalCallback`. Corpora made without a tokenizer get the
+    datamodule's. Batches are those of :class:`CaptionDataModule`.
+
+    Args:
+        train: Training corpora (name -> corpus, or a list).
+        val: Retrieval test sets for validation (name -> corpus).
+        weights: Relative sampling weight per training corpus (None: by size); a mapping
+            when ``train`` is one.
+        samples_per_epoch: Images per training epoch (None: the total size).
+        image_size: Side of the square model input.
+        batch_size: Batch size.
+        num_workers: DataLoader workers.
+        tokenizer: open_clip model name whose tokenizer encodes captions.
+        context_length: Token sequence length.
+        seed: Seed of the per-epoch draw and caption choice.
+        on_error: Kept for the signature of :class:`CaptionDataModule`; each corpus has its own.
+        crop_scale: Area range of the training random resized crop.
+        drop_last: Drop the last incomplete training batch.
+    """
+
+    def __init__(
+        self,
+        train: Mapping[str, CaptionCorpus] | Sequence[CaptionCorpus],
+        val: Mapping[str, CaptionCorpus] | None = None,
+        weights: Mapping[str, float] | Sequence[float] | None = None,
+        samples_per_epoch: int | None = None,
+        image_size: int = 224,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        tokenizer: str = 'ViT-B-32',
+        context_length: int = 77,
+        seed: int = 0,
+        on_error: OnError = 'raise',
+        crop_scale: tuple[float, float] = (0.9, 1.0),
+        drop_last: bool = True,
+    ) -> None:
+        super().__init__(
+            image_size=image_size,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            tokenizer=tokenizer,
+            context_length=context_length,
+            seed=seed,
+            on_error=on_error,
+            crop_scale=crop_scale,
+            drop_last=drop_last,
+        )
+        if isinstance(train, Mapping):
+            self.train_names = list(train)
+            self.train_sources = list(train.values())
+            if isinstance(weights, Mapping):
+                unknown = sorted(set(weights) - set(train))
+                if unknown:
+                    raise ValueError(f'weights for unknown training corpora: {unknown}')
+                weights = [float(weights.get(name, 0.0)) for name in self.train_names]
+        else:
+            self.train_sources = list(train)
+            self.train_names = [f'source{i}' for i in range(len(self.train_sources))]
+        if isinstance(weights, Mapping):
+            raise ValueError('weights by name need train given by name')
+        self.weights = list(weights) if weights is not None else None
+        self.samples_per_epoch = samples_per_epoch
+        for source in self.train_sources:
+            source.mode = 'train'
+            if source.tokenizer is None:
+                source.tokenizer = self.tokenizer  # type: ignore[assignment]
+        self.retrieval_datasets: dict[str, CaptionCorpus] = {}
+        self._val_pairs: list[CaptionCorpus] = []
+        for name, dataset in (val or {}).items():
+            retrieval = copy.copy(dataset)
+            retrieval.mode = 'retrieval'
+            self.retrieval_datasets[name] = retrieval
+            pairs = copy.copy(dataset)
+            pairs.mode = 'train'
+            pairs.tokenizer = pairs.tokenizer or self.tokenizer  # type: ignore[assignment]
+            pairs.caption_index = _first_caption  # type: ignore[method-assign]
+            self._val_pairs.append(pairs)
+
+    def make_dataset(self, split: str) -> Dataset[Any] | None:
+        """The training mixture or the validation pairs.
+
+        Args:
+            split: ``'train'``, ``'val'`` or ``'test'``.
+
+        Returns:
+            The dataset, or None.
+        """
+        if split == 'train':
+            return CaptionMixture(self.train_sources)
+        if split in ('val', 'test') and self._val_pairs:
+            return CaptionMixture(self._val_pairs)
+        return None
+
+    def _dataloader_factory(self, split: str) -> DataLoader[dict[str, Tensor]]:
+        if split != 'train':
+            return super()._dataloader_factory(split)
+        dataset = self._valid_attribute('train_dataset')
+        sampler = WeightedMixtureSampler(
+            [len(source) for source in self.train_sources],
+            self.weights,
+            self.samples_per_epoch,
+            seed=self.seed,
+        )
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            collate_fn=partial(collate_skipping_bad, collate=default_collate),
+            drop_last=self.drop_last and len(sampler) >= self.batch_size,
+            persistent_workers=self.num_workers > 0,
+        )
+
+
+def _first_caption(index: int, epoch: int) -> int:
+    return 0
