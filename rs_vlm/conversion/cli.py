@@ -360,7 +360,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         0 on success, 1 on bad input (the message names file and line/key), 2 on usage errors.
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not 0 <= args.center_fraction <= 1:
+        parser.error('--center-fraction must be in [0, 1]')
+    if args.many_threshold < 1:
+        parser.error('--many-threshold must be >= 1')
     try:
         summary = convert(args)
     except AnnotationError as error:

@@ -145,7 +145,24 @@ def test_dedup_cli(tmp_path):
     assert len(pairs.read_text().splitlines()) == 3
 
 
-@pytest.mark.parametrize('argv', [['convert'], ['convert', '--format', 'kml']])
+@pytest.mark.parametrize(
+    'argv',
+    [
+        ['convert'],
+        ['convert', '--format', 'kml'],
+        [
+            'convert',
+            '--format',
+            'dota',
+            '--annotations',
+            '.',
+            '--output',
+            'x.csv',
+            '--center-fraction',
+            '2',
+        ],
+    ],
+)
 def test_usage_errors_exit_2(argv):
     with pytest.raises(SystemExit) as info:
         rs_vlm(argv)
