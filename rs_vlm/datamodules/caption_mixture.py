@@ -5,10 +5,12 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
+import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, default_collate
 
 from rs_vlm.datamodules.caption import CaptionDataModule
+from rs_vlm.datamodules.resumable_loader import ResumableDataLoader
 from rs_vlm.datasets.bad_input import OnError, collate_skipping_bad
 from rs_vlm.datasets.caption_corpus import CaptionCorpus
 from rs_vlm.datasets.caption_mixture import CaptionMixture, WeightedMixtureSampler
@@ -126,10 +128,12 @@ class CaptionMixtureDataModule(CaptionDataModule):
             self.samples_per_epoch,
             seed=self.seed,
         )
-        return DataLoader(
+        # Resumable mid-epoch, as in CaptionDataModule (the draw is a function of seed, epoch).
+        return ResumableDataLoader(
             dataset,
             batch_size=self.batch_size,
             sampler=sampler,
+            generator=torch.Generator().manual_seed(self.seed),
             num_workers=self.num_workers,
             collate_fn=partial(collate_skipping_bad, collate=default_collate),
             drop_last=self.drop_last and len(sampler) >= self.batch_size,
