@@ -163,8 +163,9 @@ class B2CConfig:
         for name in ('count_templates', 'empty_templates'):
             if not getattr(self, name):
                 raise ValueError(f'{name} must not be empty')
-        # Per-config cache of rendered class names (the config is immutable).
+        # Per-config caches of rendered class names and templates (the config is immutable).
         object.__setattr__(self, '_names', {})
+        object.__setattr__(self, '_prepared', {})
 
 
 DEFAULT_B2C_CONFIG = B2CConfig()
@@ -225,11 +226,11 @@ def _image_draws(keys: np.ndarray, count: int) -> np.ndarray:
     time budget; one vectorised counter-based hash over all images gives the same per-image
     determinism (draws depend only on seed and key, never on batch order) for far less.
     """
-    with np.errstate(over='ignore'):
-        state = keys[:, None] + np.arange(1, count + 1, dtype=np.uint64) * _GOLDEN
-        state = (state ^ (state >> np.uint64(30))) * _MIX1
-        state = (state ^ (state >> np.uint64(27))) * _MIX2
-        state ^= state >> np.uint64(31)
+    # Array arithmetic on uint64 wraps modulo 2**64 without warnings, as splitmix64 wants.
+    state = keys[:, None] + np.arange(1, count + 1, dtype=np.uint64) * _GOLDEN
+    state = (state ^ (state >> np.uint64(30))) * _MIX1
+    state = (state ^ (state >> np.uint64(27))) * _MIX2
+    state ^= state >> np.uint64(31)
     return (state >> np.uint64(34)).astype(np.int64)
 
 
@@ -297,14 +298,14 @@ class _Renderer:
         self.quantifiers = len(config.many_words)
         self.threshold = config.many_threshold
         self.stride = config.many_threshold + 1 + len(config.many_words)
-        self.templates: dict[int, list[tuple[str, bool]]] = {}
 
-    def prepared(self, templates: Sequence[str]) -> list[tuple[str, bool]]:
-        """Templates with capitalisation and ending applied once."""
-        ready = self.templates.get(id(templates))
+    def prepared(self, name: str) -> list[tuple[str, bool]]:
+        """The config's ``name`` templates with capitalisation and ending applied (cached)."""
+        cache: dict[str, list[tuple[str, bool]]] = self.config._prepared  # type: ignore[attr-defined]
+        ready = cache.get(name)
         if ready is None:
-            ready = [_prepare(t, self.config.ending) for t in templates]
-            self.templates[id(templates)] = ready
+            ready = [_prepare(t, self.config.ending) for t in getattr(self.config, name)]
+            cache[name] = ready
         return ready
 
     def render(
@@ -482,10 +483,10 @@ def boxes_to_captions_batch(
 
     renderer = _Renderer(config, display)
     render = renderer.render
-    centre_templates = renderer.prepared(config.center_templates)
-    edge_templates = renderer.prepared(config.edge_templates)
-    anywhere_templates = renderer.prepared(config.anywhere_templates)
-    count_templates = renderer.prepared(config.count_templates)
+    centre_templates = renderer.prepared('center_templates')
+    edge_templates = renderer.prepared('edge_templates')
+    anywhere_templates = renderer.prepared('anywhere_templates')
+    count_templates = renderer.prepared('count_templates')
     by_count = itemgetter(1)
     empty = _empty_captions(config)
     results: list[list[str]] = []
