@@ -134,6 +134,8 @@ def test_palette_mapping_and_unknown_colour():
     rgb[1, 1] = ISAID_PALETTE[1]  # ship
     boxes, labels = mask_to_boxes(rgb, palette={(0, 0, 0): 0, (0, 0, 63): 7}, ignore_index=0)
     assert as_set(boxes, labels) == [('7', 1, 1, 2, 2)]
+    wide = {(0, 0, 0): 0, (0, 0, 63): 300}  # ids beyond uint8
+    assert as_set(*mask_to_boxes(rgb, palette=wide, ignore_index=0)) == [('300', 1, 1, 2, 2)]
     rgb[2, 0] = (1, 2, 3)
     with pytest.raises(ValueError, match=r'\(1, 2, 3\) at row 2, column 0'):
         mask_to_boxes(rgb, palette=ISAID_PALETTE)

@@ -298,3 +298,24 @@ def test_fuzz_structured_readers(tmp_path, content):
     _fuzz(tmp_path, 'a.xml', content, read_voc)
     _fuzz(tmp_path, 'a.json', content, lambda p: read_coco(p))
     _fuzz(tmp_path, 'b.json', content, lambda p: read_coco(p, errors=[]))
+
+
+def test_xml_entity_bomb_is_refused(tmp_path):
+    entities = '<!ENTITY a0 "xxxxxxxxxx">' + ''.join(
+        '<!ENTITY a{} "{}">'.format(i, f'&a{i - 1};' * 10) for i in range(1, 10)
+    )
+    bomb = f'<?xml version="1.0"?><!DOCTYPE annotation [{entities}]><annotation>&a9;</annotation>'
+    with pytest.raises(AnnotationError, match='malformed XML'):
+        read_voc(write(tmp_path, 'bomb.xml', bomb))
+
+
+def test_xml_external_entity_is_not_fetched(tmp_path):
+    secret = write(tmp_path, 'secret.txt', 'ship')
+    content = (
+        f'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY e SYSTEM "file://{secret}">]>'
+        '<annotation><size><width>10</width><height>10</height></size><object><name>&e;</name>'
+        '<bndbox><xmin>1</xmin><ymin>1</ymin><xmax>5</xmax><ymax>5</ymax></bndbox></object>'
+        '</annotation>'
+    )
+    with pytest.raises(AnnotationError, match='malformed XML'):
+        read_voc(write(tmp_path, 'xxe.xml', content))
