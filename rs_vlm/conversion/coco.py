@@ -7,6 +7,7 @@ boxes. Errors name the JSON key (``annotations[12].bbox``), or the line for malf
 """
 
 import json
+import math
 from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,12 @@ def _field(entry: Any, name: str, path: Path, key: str) -> Any:
 
 
 def _integer(value: Any, path: Path, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value != int(value)
+    ):
         raise AnnotationError(path, f'expected an integer, got {value!r}', key=key)
     return int(value)
 

@@ -153,11 +153,12 @@ def clip_boxes(
 
     Returns:
         The kept boxes, labels, oriented corners and the dropped counts by reason (zero counts
-        left out): ``'degenerate box'`` (``xmax <= xmin`` or ``ymax <= ymin`` as annotated) and
+        left out): ``'degenerate box'`` (``xmax <= xmin`` or ``ymax <= ymin`` as annotated, or
+        not a number, e.g. a rotated box whose corners overflow) and
         ``'outside image'`` (no area left inside the image).
     """
     array = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    degenerate = (array[:, 2] <= array[:, 0]) | (array[:, 3] <= array[:, 1])
+    degenerate = ~(array[:, 2] > array[:, 0]) | ~(array[:, 3] > array[:, 1])  # NaN too
     clipped = array.copy()
     clipped[:, [0, 2]] = array[:, [0, 2]].clip(0, width)
     clipped[:, [1, 3]] = array[:, [1, 3]].clip(0, height)

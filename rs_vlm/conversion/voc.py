@@ -54,7 +54,8 @@ def rotated_box_corners(cx: float, cy: float, w: float, h: float, angle: float) 
     cos, sin = math.cos(angle), math.sin(angle)
     local = np.array([[-w, -h], [w, -h], [w, h], [-w, h]], dtype=np.float64) / 2
     rotation = np.array([[cos, -sin], [sin, cos]])
-    return local @ rotation.T + [cx, cy]
+    with np.errstate(over='ignore', invalid='ignore'):  # absurd sizes -> NaN, dropped later
+        return local @ rotation.T + [cx, cy]
 
 
 def _text(element: ElementTree.Element, tag: str, path: Path, key: str) -> str:

@@ -54,7 +54,7 @@ def read_yolo(
                 f'got {len(fields)} fields',
                 line=number,
             )
-        if not fields[0].isdigit() or int(fields[0]) >= len(class_names):
+        if not (fields[0].isascii() and fields[0].isdigit()) or int(fields[0]) >= len(class_names):
             raise AnnotationError(
                 path,
                 f'class index {fields[0]!r} is not in 0..{len(class_names) - 1}',

@@ -131,6 +131,16 @@ def test_voc_roLabelImg_rotated_box(tmp_path):
     assert record.boxes[0] == pytest.approx([45, 40, 55, 60], abs=1e-5)
 
 
+def test_voc_overflowing_rotated_box_is_dropped(tmp_path):
+    content = (
+        '<annotation><size><width>100</width><height>100</height></size><object><name>ship'
+        '</name><robndbox><cx>1.7e308</cx><cy>50</cy><w>1e308</w><h>1e308</h><angle>0.7</angle>'
+        '</robndbox></object></annotation>'
+    )
+    record = read_voc(write(tmp_path, 'o.xml', content))
+    assert record.labels == [] and record.dropped == {'outside image': 1}
+
+
 def test_coco_errors_and_skips(tmp_path):
     document = {
         'images': [
@@ -157,6 +167,11 @@ def test_coco_errors_and_skips(tmp_path):
     with pytest.raises(AnnotationError, match='malformed JSON') as info:
         list(read_coco(write(tmp_path, 'bad.json', '{\n"images": [\n}')))
     assert info.value.line == 3
+    nan_id = '{"images": [{"id": NaN, "file_name": "a", "width": 1, "height": 1}], '
+    nan_id += '"annotations": [], "categories": []}'
+    with pytest.raises(AnnotationError, match='integer') as info:
+        list(read_coco(write(tmp_path, 'nan.json', nan_id)))
+    assert info.value.key == 'images[0].id'
     with pytest.raises(AnnotationError, match='expected a list') as info:
         list(read_coco(write(tmp_path, 'x.json', '{"images": {}}')))
     assert info.value.key == 'images'
@@ -193,6 +208,8 @@ def test_yolo_boxes_obb_and_errors(tmp_path):
             size=SIZE,
         )
     assert info.value.line == 2
+    with pytest.raises(AnnotationError, match='class index'):
+        read_yolo(write(tmp_path, 'v.txt', '\u00b2 .5 .5 .1 .1\n'), class_names=['a'], size=SIZE)
     with pytest.raises(AnnotationError, match='5 fields'):
         read_yolo(write(tmp_path, 'w.txt', '0 .5 .5\n'), class_names=['a'], size=SIZE)
 
