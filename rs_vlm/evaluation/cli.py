@@ -1,0 +1,91 @@
+"""``rs-vlm evaluate``: the offline evaluation suite from the command line."""
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from rs_vlm.evaluation.report import SUITES
+
+__all__ = ['build_parser', 'main']
+
+
+def _int_list(text: str) -> list[int]:
+    return [int(part) for part in text.split(',') if part]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``rs-vlm evaluate``."""
+    parser = argparse.ArgumentParser(
+        prog='rs-vlm evaluate',
+        description='Evaluate a CLIP checkpoint on the RemoteCLIP benchmarks present under a '
+        'data root; write report.md, report.json, plots/*.png and TensorBoard logs.',
+    )
+    parser.add_argument('--model', required=True, help='open_clip model name, e.g. RN50')
+    parser.add_argument('--checkpoint', help='weights file (random weights when omitted)')
+    parser.add_argument('--data-root', default='data', help='folder of the dataset folders')
+    parser.add_argument(
+        '--suite',
+        default=','.join(SUITES),
+        help=f'comma-separated subset of {",".join(SUITES)} (default: all)',
+    )
+    parser.add_argument('--output', required=True, help='report folder')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--num-workers', type=int, default=0)
+    parser.add_argument('--force-quick-gelu', action='store_true')
+    parser.add_argument('--knn-k', type=int, default=20)
+    parser.add_argument('--knn-temperature', type=float, default=0.07)
+    parser.add_argument('--linear-epochs', type=int, default=1000)
+    parser.add_argument('--few-shot-shots', type=_int_list, default=[1, 4, 8, 16, 32])
+    parser.add_argument('--few-shot-seeds', type=_int_list, default=[0, 1, 2, 3, 4])
+    parser.add_argument('--no-tensorboard', action='store_true')
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``rs-vlm evaluate``.
+
+    Args:
+        argv: Arguments after ``evaluate``.
+
+    Returns:
+        0 when everything requested ran (skips of absent datasets included), 1 when a dataset
+        or the model failed (see the report's Errors section), 2 on bad arguments.
+    """
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    suites = [suite.strip() for suite in args.suite.split(',') if suite.strip()]
+    unknown = [suite for suite in suites if suite not in SUITES]
+    if unknown or not suites:
+        parser.error(f'--suite: unknown {unknown}; choose from {",".join(SUITES)}')
+    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+
+    from rs_vlm.evaluation.runner import EvaluationOptions, run_evaluation
+
+    options = EvaluationOptions(
+        device=args.device,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        knn_k=args.knn_k,
+        knn_temperature=args.knn_temperature,
+        linear_epochs=args.linear_epochs,
+        few_shot_shots=args.few_shot_shots,
+        few_shot_seeds=args.few_shot_seeds,
+        tensorboard=not args.no_tensorboard,
+    )
+    results = run_evaluation(
+        args.model,
+        args.checkpoint,
+        args.data_root,
+        args.output,
+        suites,
+        options,
+        force_quick_gelu=args.force_quick_gelu,
+    )
+    print(f'report: {args.output}/report.md')
+    for error in results['errors']:
+        print(f'error: {error["suite"]} / {error["dataset"]}: {error["message"]}', file=sys.stderr)
+    for skip in results['skipped']:
+        print(f'skipped: {skip["suite"]} / {skip["dataset"]}: {skip["reason"]}', file=sys.stderr)
+    return 1 if results['errors'] else 0

@@ -1,0 +1,422 @@
+"""Offline evaluation suite: run every protocol on whatever datasets are under a data root.
+
+Layout under ``data_root`` (each folder as the matching :mod:`rs_vlm.datasets` class expects)::
+
+    rsitmd/  rsicd/  ucm/                   retrieval (test split)
+    aid/  eurosat/  mlrsnet/  optimal-31/  patternnet/  resisc45/  rs2800/  rsc11/
+    rsi-cb128/  rsi-cb256/  whu-earth/  whu-rs19/
+                                            zero-shot (test), k-NN / linear / few-shot
+                                            (trainval -> test)
+    remotecount/remotecount.csv             counting
+
+A missing folder is a reported skip; a dataset that fails to load or evaluate (wrong class
+folders, unreadable files) is a reported error; the rest of the suite still runs. A checkpoint
+that does not fit the architecture is reported as an error and nothing else runs.
+
+The runner encodes with the same code as the training callbacks (one process), so offline and
+in-training numbers agree.
+"""
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor, nn
+from torchmetrics.functional.classification import multiclass_confusion_matrix
+
+from rs_vlm.callbacks import (
+    CountingCallback,
+    FeatureProbeCallback,
+    RetrievalCallback,
+    ZeroShotCallback,
+)
+from rs_vlm.evaluation.linear_probe import DEFAULT_SEARCH
+from rs_vlm.evaluation.paper_numbers import (
+    PAPER_FEW_SHOT,
+    PAPER_KNN,
+    PAPER_LINEAR,
+    PAPER_RETRIEVAL,
+    PAPER_ZERO_SHOT,
+    paper_backbone,
+)
+from rs_vlm.evaluation.plots import (
+    confusion_matrix_figure,
+    counting_accuracy_figure,
+    retrieval_examples_figure,
+    save_figure,
+)
+from rs_vlm.evaluation.report import SUITES, compare, write_report
+
+__all__ = ['EvaluationOptions', 'ModelAdapter', 'run_evaluation']
+
+logger = logging.getLogger('rs_vlm.evaluation')
+
+#: Retrieval benchmark name -> (folder, rs_vlm.datasets class name).
+RETRIEVAL_FOLDERS = {'RSITMD': ('rsitmd', 'RSITMD'), 'RSICD': ('rsicd', 'RSICD'),
+                     'UCM': ('ucm', 'UCMCaptions')}  # fmt: skip
+COUNT_FOLDER = 'remotecount'
+PROBE_SUITES = ('knn', 'linear', 'few-shot')
+
+
+@dataclass
+class EvaluationOptions:
+    """Settings of :func:`run_evaluation` (defaults: the paper's protocols).
+
+    Attributes:
+        device: Torch device for the model.
+        batch_size: Images / captions per forward.
+        num_workers: DataLoader workers.
+        knn_k: k-NN neighbours.
+        knn_temperature: k-NN vote temperature.
+        linear_epochs: Logistic-regression epochs (linear probe and few-shot).
+        linear_search: ``(lr, weight_decay)`` candidates for the linear probe.
+        few_shot_shots: Shots per class.
+        few_shot_seeds: Seeds averaged over.
+        count_styles: RemoteCount caption styles (``word``, ``digit``).
+        examples: Retrieval example images per dataset in the plot.
+        tensorboard: Also log scalars and figures to ``<output>/tensorboard``.
+    """
+
+    device: str = 'cpu'
+    batch_size: int = 64
+    num_workers: int = 0
+    knn_k: int = 20
+    knn_temperature: float = 0.07
+    linear_epochs: int = 1000
+    linear_search: Sequence[tuple[float, float]] = DEFAULT_SEARCH
+    few_shot_shots: Sequence[int] = (1, 4, 8, 16, 32)
+    few_shot_seeds: Sequence[int] = (0, 1, 2, 3, 4)
+    count_styles: Sequence[str] = ('word', 'digit')
+    examples: int = 4
+    tensorboard: bool = True
+
+
+class ModelAdapter(nn.Module):
+    """Gives an open_clip model the module contract the callbacks use.
+
+    Args:
+        model: open_clip ``CLIP`` / ``CustomTextCLIP``.
+        tokenizer: Its tokenizer.
+    """
+
+    def __init__(self, model: nn.Module, tokenizer: Callable[[list[str]], Tensor]) -> None:
+        super().__init__()
+        self.model = model
+        self.tokenizer = tokenizer
+
+    @property
+    def device(self) -> torch.device:
+        """Where the parameters live."""
+        return next(self.model.parameters()).device
+
+    def encode_images(self, images: Tensor) -> Tensor:
+        """L2-normalised image features."""
+        return F.normalize(self.model.encode_image(images), dim=-1)
+
+    def encode_texts(self, tokens: Tensor) -> Tensor:
+        """L2-normalised text features."""
+        return F.normalize(self.model.encode_text(tokens), dim=-1)
+
+
+@dataclass
+class _SingleProcess:
+    """What the callbacks' encoders read from a trainer, for one process."""
+
+    global_rank: int = 0
+    world_size: int = 1
+
+
+@dataclass
+class _Run:
+    output: Path
+    backbone: str | None
+    options: EvaluationOptions
+    adapter: ModelAdapter
+    results: dict[str, Any]
+
+    def error(self, suite: str, dataset: str, error: BaseException) -> None:
+        message = f'{type(error).__name__}: {error}'
+        logger.error('%s / %s: %s', suite, dataset, message)
+        self.results['errors'].append({'suite': suite, 'dataset': dataset, 'message': message})
+
+    def skip(self, suite: str, dataset: str, reason: str) -> None:
+        logger.warning('%s / %s skipped: %s', suite, dataset, reason)
+        self.results['skipped'].append({'suite': suite, 'dataset': dataset, 'reason': reason})
+
+    def plot(self, name: str, figure: Any) -> None:
+        path = save_figure(figure, self.output / 'plots' / f'{name}.png')
+        self.results['plots'].append(str(path.relative_to(self.output)))
+
+
+def _dataset_class(name: str) -> Any:
+    import rs_vlm.datasets as datasets
+
+    return getattr(datasets, name)
+
+
+def _scene_datasets() -> dict[str, Any]:
+    from rs_vlm.datasets import ZERO_SHOT_DATASETS
+
+    return dict(ZERO_SHOT_DATASETS)
+
+
+def _thumbnail(image: Tensor) -> np.ndarray:
+    return image.clamp(0, 255).byte().permute(1, 2, 0).cpu().numpy()
+
+
+def _run_retrieval(run: _Run, data_root: Path) -> None:
+    local, options = _SingleProcess(), run.options
+    for name, (folder, class_name) in RETRIEVAL_FOLDERS.items():
+        root = data_root / folder
+        if not root.is_dir():
+            run.skip('retrieval', name, f'folder {root} not found')
+            continue
+        try:
+            dataset = _dataset_class(class_name)(root, split='test', image_size=None)
+            callback = RetrievalCallback(
+                {name: dataset}, batch_size=options.batch_size, num_workers=options.num_workers
+            )
+            ours = callback.compute(local, run.adapter, dataset, name)  # type: ignore[arg-type]
+        except Exception as error:  # one dataset's failure must not stop the suite
+            run.error('retrieval', name, error)
+            continue
+        paper = PAPER_RETRIEVAL.get(run.backbone or '', {}).get(name)
+        run.results['retrieval'][name] = compare(ours, paper)
+        images, texts = callback.last_outputs[name]
+        shown = list(range(min(options.examples, len(images))))
+        top = (images[shown] @ texts.T).topk(min(3, len(texts)), dim=1).indices
+        mapping = list(dataset.caption_to_image)
+        retrieved = [
+            [(dataset.captions[j], mapping[j] == i) for j in top[row].tolist()]
+            for row, i in enumerate(shown)
+        ]
+        thumbs = [_thumbnail(dataset[i]['image']) for i in shown]
+        run.plot(
+            f'retrieval_examples_{name.lower()}',
+            retrieval_examples_figure(thumbs, retrieved, f'{name}: image -> text, top 3'),
+        )
+
+
+def _scene(run: _Run, suite: str, name: str, cls: Any, data_root: Path, split: str) -> Any:
+    root = data_root / name.lower()
+    if not root.is_dir():
+        run.skip(suite, name, f'folder {root} not found')
+        return None
+    try:
+        return cls(root, split=split)
+    except Exception as error:  # wrong class folders, unreadable files, ...
+        run.error(suite, name, error)
+        return None
+
+
+def _run_zero_shot(run: _Run, data_root: Path) -> None:
+    local, options = _SingleProcess(), run.options
+    for name, cls in _scene_datasets().items():
+        dataset = _scene(run, 'zero-shot', name, cls, data_root, 'test')
+        if dataset is None:
+            continue
+        try:
+            callback = ZeroShotCallback(
+                {name: dataset}, batch_size=options.batch_size, num_workers=options.num_workers
+            )
+            ours = callback.compute(local, run.adapter, name, dataset)  # type: ignore[arg-type]
+        except Exception as error:
+            run.error('zero-shot', name, error)
+            continue
+        paper = PAPER_ZERO_SHOT.get(run.backbone or '', {}).get(name)
+        run.results['zero-shot'][name] = compare(ours, {'top1': paper} if paper else None)
+        logits, labels = callback.last_outputs[name]
+        matrix = multiclass_confusion_matrix(logits, labels, len(dataset.classes))
+        run.plot(
+            f'confusion_{name.lower()}',
+            confusion_matrix_figure(matrix.numpy(), dataset.classes, f'{name} zero-shot'),
+        )
+
+
+def _run_probes(run: _Run, data_root: Path, probes: list[str]) -> None:
+    local, options = _SingleProcess(), run.options
+    backbone = run.backbone or ''
+    for name, cls in _scene_datasets().items():
+        train = _scene(run, probes[0], name, cls, data_root, 'trainval')
+        test = _scene(run, probes[0], name, cls, data_root, 'test') if train else None
+        if train is None or test is None:
+            continue
+        try:
+            callback = FeatureProbeCallback(
+                {name: train}, {name: test}, probes=probes, knn_k=options.knn_k,
+                knn_temperature=options.knn_temperature, linear_epochs=options.linear_epochs,
+                linear_search=options.linear_search, few_shot_shots=options.few_shot_shots,
+                few_shot_seeds=options.few_shot_seeds, batch_size=options.batch_size,
+                num_workers=options.num_workers,
+            )  # fmt: skip
+            ours = callback.compute(local, run.adapter, name)  # type: ignore[arg-type]
+        except Exception as error:
+            run.error('+'.join(probes), name, error)
+            continue
+        if 'knn' in probes:
+            paper = PAPER_KNN.get(backbone, {}).get(name)
+            run.results['knn'][name] = compare(
+                {'top1': ours['knn_top1']}, {'top1': paper} if paper else None
+            )
+        if 'linear' in probes:
+            paper = PAPER_LINEAR.get(backbone, {}).get(name)
+            run.results['linear'][name] = compare(
+                {'top1': ours['linear_top1']}, {'top1': paper} if paper else None
+            )
+        if 'few-shot' in probes:
+            table = PAPER_FEW_SHOT.get(backbone, {})
+            shots = options.few_shot_shots
+            run.results['few-shot'][name] = compare(
+                {f'{k}-shot': ours[f'few_shot_{k}_top1'] for k in shots},
+                {f'{k}-shot': table[k][name] for k in shots if name in table.get(k, {})},
+            )
+
+
+def _run_count(run: _Run, data_root: Path) -> None:
+    root = data_root / COUNT_FOLDER
+    if not root.is_dir():
+        run.skip('count', 'RemoteCount', f'folder {root} not found')
+        return
+    try:
+        dataset = _dataset_class('RemoteCount')(root, on_error='skip')
+    except Exception as error:
+        run.error('count', 'RemoteCount', error)
+        return
+    skipped_rows = dataset.policy.num_skipped
+    curves, local = {}, _SingleProcess()
+    for style in run.options.count_styles:
+        try:
+            callback = CountingCallback(dataset, style=style, batch_size=run.options.batch_size)
+            report = callback.compute(local, run.adapter)  # type: ignore[arg-type]
+        except Exception as error:
+            run.error('count', f'RemoteCount ({style})', error)
+            continue
+        curves[style] = report.topk
+        entry = compare({f'top{k + 1}': v for k, v in enumerate(report.topk)}, None)
+        entry['scored'] = report.scored
+        entry['skipped'] = [{'index': i, 'reason': r} for i, r in report.skipped]
+        entry['notes'] = [f'{report.scored} scored, {len(report.skipped)} skipped by scoring']
+        if skipped_rows:
+            entry['notes'].append(f'{skipped_rows} annotation rows skipped when reading')
+        run.results['count'][f'RemoteCount ({style})'] = entry
+        run.plot(
+            f'count_confusion_{style}',
+            confusion_matrix_figure(
+                report.confusion, [str(k) for k in range(1, 11)], f'RemoteCount ({style})'
+            ),
+        )
+    if curves:
+        run.plot('count_accuracy', counting_accuracy_figure(curves, 'RemoteCount top-k'))
+
+
+def _add_averages(results: dict[str, Any]) -> None:
+    """Mean over the evaluated scene datasets, ours and the paper's over the same ones."""
+    for suite in ('zero-shot', 'knn', 'linear'):
+        entries = results[suite]
+        if len(entries) < 2:
+            continue
+        ours = float(np.mean([e['ours']['top1'] for e in entries.values()]))
+        papers = [e['paper'].get('top1') for e in entries.values()]
+        paper = {'top1': float(np.mean(papers))} if all(p is not None for p in papers) else None
+        entries[f'average ({len(entries)} datasets)'] = compare({'top1': ours}, paper)
+
+
+def _log_tensorboard(run: _Run) -> None:
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(run.output / 'tensorboard'))
+    try:
+        for suite in SUITES:
+            for dataset, entry in run.results[suite].items():
+                for metric, value in entry['ours'].items():
+                    writer.add_scalar(f'{suite}/{dataset}/{metric}', value, 0)
+        for name in run.results['plots']:
+            # the saved PNG, not add_figure: rendering a figure twice doubles the plot time
+            with Image.open(run.output / name) as image:
+                pixels = np.asarray(image.convert('RGB'))
+            writer.add_image(Path(name).stem, pixels, 0, dataformats='HWC')
+    finally:
+        writer.close()
+
+
+def run_evaluation(
+    model_name: str,
+    checkpoint: str | Path | None,
+    data_root: str | Path,
+    output: str | Path,
+    suites: Sequence[str] = SUITES,
+    options: EvaluationOptions | None = None,
+    force_quick_gelu: bool = False,
+) -> dict[str, Any]:
+    """Run the selected suites and write the report (JSON, Markdown, PNG, TensorBoard).
+
+    Args:
+        model_name: open_clip model name (``RN50``, ``ViT-B-32-quickgelu``, ...).
+        checkpoint: Weights in any format :func:`rs_vlm.models.load_model` reads; random
+            weights when None.
+        data_root: Folder holding the dataset folders (see the module docstring).
+        output: Report folder.
+        suites: Any of ``retrieval``, ``zero-shot``, ``knn``, ``linear``, ``few-shot``,
+            ``count``.
+        options: Protocol settings.
+        force_quick_gelu: Build the model with QuickGELU.
+
+    Returns:
+        The results (also in ``<output>/report.json``); ``results['errors']`` lists failures.
+
+    Raises:
+        ValueError: On an unknown suite name.
+    """
+    unknown = [suite for suite in suites if suite not in SUITES]
+    if unknown:
+        raise ValueError(f'unknown suite(s) {unknown}; choose from {list(SUITES)}')
+    options = options or EvaluationOptions()
+    data_root, output = Path(data_root), Path(output)
+    results: dict[str, Any] = {
+        'model': model_name,
+        'checkpoint': str(checkpoint) if checkpoint else None,
+        'data_root': str(data_root),
+        'paper_backbone': paper_backbone(model_name),
+        'suites': list(suites),
+        'created': datetime.now(UTC).isoformat(timespec='seconds'),
+        'errors': [],
+        'skipped': [],
+        'plots': [],
+        **{suite: {} for suite in SUITES},
+    }
+    from rs_vlm.models import load_model
+
+    try:
+        model, _, tokenizer = load_model(
+            model_name, checkpoint, options.device, force_quick_gelu=force_quick_gelu
+        )
+    except Exception as error:  # wrong architecture, unreadable or unsafe file
+        results['errors'].append(
+            {'suite': 'model', 'dataset': '-', 'message': f'{type(error).__name__}: {error}'}
+        )
+        write_report(results, output)
+        return results
+    adapter = ModelAdapter(model, tokenizer).eval()
+    run = _Run(output, results['paper_backbone'], options, adapter, results)
+    with torch.no_grad():
+        if 'retrieval' in suites:
+            _run_retrieval(run, data_root)
+        if 'zero-shot' in suites:
+            _run_zero_shot(run, data_root)
+        probes = [suite for suite in PROBE_SUITES if suite in suites]
+        if probes:
+            _run_probes(run, data_root, probes)
+        if 'count' in suites:
+            _run_count(run, data_root)
+    _add_averages(results)
+    if options.tensorboard:
+        _log_tensorboard(run)
+    write_report(results, output)
+    return results

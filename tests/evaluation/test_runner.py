@@ -1,0 +1,142 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from rs_vlm.cli import main as rs_vlm_main
+from rs_vlm.evaluation.paper_numbers import (
+    PAPER_KNN,
+    PAPER_LINEAR,
+    PAPER_RETRIEVAL,
+    PAPER_ZERO_SHOT,
+    paper_backbone,
+)
+from rs_vlm.evaluation.report import compare, render_markdown
+
+
+def save_png(path, seed, size=16):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+
+
+def make_data_root(root):
+    # retrieval: RSITMD with 3 test images x 5 captions (Karpathy JSON)
+    images = []
+    for i in range(3):
+        save_png(root / 'rsitmd' / 'images' / f'img{i}.png', i)
+        sentences = [{'raw': f'scene {i} caption {j} with a bridge'} for j in range(5)]
+        images.append({'filename': f'img{i}.png', 'split': 'test', 'sentences': sentences})
+    (root / 'rsitmd' / 'dataset_rsitmd.json').write_text(json.dumps({'images': images}))
+    # scene: AID, 3 classes x 5 images (4 trainval + 1 test each)
+    for c, folder in enumerate(['Airport', 'Beach', 'Forest']):
+        for i in range(5):
+            save_png(root / 'aid' / folder / f'{folder.lower()}_{i}.jpg', 100 + 10 * c + i)
+    # a class folder WHU-RS19 does not have
+    for i in range(5):
+        save_png(root / 'whu-rs19' / 'NotAClass' / f'x{i}.jpg', 200 + i)
+    # RemoteCount: the third caption does not state its count
+    save_png(root / 'remotecount' / 'images' / 'a.png', 300)
+    save_png(root / 'remotecount' / 'images' / 'b.png', 301)
+    save_png(root / 'remotecount' / 'images' / 'c.png', 302)
+    (root / 'remotecount' / 'remotecount.csv').write_text(
+        'filepath,caption,class_name,count\n'
+        'images/a.png,There are three planes.,plane,3\n'
+        'images/b.png,Two ships are in the harbor.,ship,2\n'
+        'images/c.png,Some storage tanks.,storage-tank,4\n'
+    )
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory):
+    from rs_vlm.models import create_clip
+
+    path = tmp_path_factory.mktemp('ckpt') / 'tiny.pt'
+    torch.manual_seed(0)
+    torch.save(create_clip('rs-vit-tiny').state_dict(), path)
+    return path
+
+
+@pytest.mark.slow
+def test_evaluate_runs_what_is_present_and_reports_the_rest(tmp_path, checkpoint):
+    make_data_root(tmp_path / 'data')
+    out = tmp_path / 'report'
+    rc = rs_vlm_main(
+        ['evaluate', '--model', 'rs-vit-tiny', '--checkpoint', str(checkpoint),
+         '--data-root', str(tmp_path / 'data'), '--output', str(out), '--linear-epochs', '5',
+         '--few-shot-shots', '1,2', '--few-shot-seeds', '0,1', '--batch-size', '4']
+    )  # fmt: skip
+    assert rc == 1  # WHU-RS19's class folders do not match its class list
+    report = json.loads((out / 'report.json').read_text())
+    errors = {(e['suite'], e['dataset']): e['message'] for e in report['errors']}
+    assert 'NotAClass' in errors[('zero-shot', 'WHU-RS19')]
+    skipped = {(s['suite'], s['dataset']) for s in report['skipped']}
+    assert ('retrieval', 'RSICD') in skipped and ('zero-shot', 'EuroSAT') in skipped
+    retrieval = report['retrieval']['RSITMD']['ours']
+    assert retrieval['i2t_r10'] == 100.0  # 15 captions: top 10 always holds one of 5 positives
+    six = [retrieval[k] for k in retrieval if k != 'mean_recall']
+    assert retrieval['mean_recall'] == pytest.approx(sum(six) / 6)
+    assert set(report['zero-shot']['AID']['ours']) == {'top1', 'top5'}
+    zero_shot = report['zero-shot']['AID']['ours']
+    assert 0 <= zero_shot['top1'] <= zero_shot['top5'] <= 100
+    assert set(report['few-shot']['AID']['ours']) == {'1-shot', '2-shot'}
+    assert 0 <= report['knn']['AID']['ours']['top1'] <= 100
+    count = report['count']['RemoteCount (word)']
+    assert count['scored'] == 2 and count['ours']['top10'] == 100.0
+    assert any('1 annotation rows skipped' in note for note in count['notes'])
+    assert report['paper_backbone'] is None  # the tiny model has no paper row
+    markdown = (out / 'report.md').read_text()
+    assert '| RSITMD | mean_recall |' in markdown and 'WHU-RS19' in markdown
+    for plot in report['plots']:
+        assert (out / plot).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert {'plots/confusion_aid.png', 'plots/count_accuracy.png'} <= set(report['plots'])
+    assert 'plots/retrieval_examples_rsitmd.png' in report['plots']
+    assert list((out / 'tensorboard').glob('events.out.tfevents.*'))
+    assert not list(out.rglob('*.tmp'))
+
+
+def test_wrong_architecture_is_reported(tmp_path, checkpoint):
+    out = tmp_path / 'report'
+    rc = rs_vlm_main(
+        ['evaluate', '--model', 'rs-rn-tiny', '--checkpoint', str(checkpoint),
+         '--data-root', str(tmp_path), '--output', str(out), '--suite', 'zero-shot']
+    )  # fmt: skip
+    assert rc == 1
+    report = json.loads((out / 'report.json').read_text())
+    assert report['errors'][0]['suite'] == 'model'
+    assert str(checkpoint) in report['errors'][0]['message']
+    assert '## Errors' in (out / 'report.md').read_text()
+
+
+def test_unknown_suite_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        rs_vlm_main(['evaluate', '--model', 'RN50', '--output', 'x', '--suite', 'zero-shot,foo'])
+    assert exit_info.value.code == 2
+    assert "unknown ['foo']" in capsys.readouterr().err
+
+
+def test_paper_tables_are_transcribed_consistently():
+    # Table III's "Avg" column and Table II's mR are the means of the transcribed entries
+    averages = {'RN50': 53.46, 'ViT-B-32': 62.41, 'ViT-L-14': 71.30}
+    for backbone, table in PAPER_ZERO_SHOT.items():
+        assert sum(table.values()) / 12 == pytest.approx(averages[backbone], abs=0.006)
+    for tables in PAPER_RETRIEVAL.values():
+        for row in tables.values():
+            six = [v for k, v in row.items() if k != 'mean_recall']
+            assert sum(six) / 6 == pytest.approx(row['mean_recall'], abs=0.006)
+    assert set(PAPER_LINEAR) == set(PAPER_KNN) == {'RN50', 'ViT-B-32'}
+    assert paper_backbone('ViT-B-32-quickgelu') == 'ViT-B-32'
+    assert paper_backbone('rs-vit-tiny') is None
+
+
+def test_compare_and_markdown():
+    entry = compare({'top1': 60.0, 'top5': 90.0}, {'top1': 62.41})
+    assert entry['difference'] == {'top1': -2.41}
+    text = render_markdown(
+        {'model': 'ViT-B-32', 'suites': ['zero-shot'], 'errors': [], 'skipped': [],
+         'zero-shot': {'AID': entry}}
+    )  # fmt: skip
+    assert '| AID | top1 | 60.00 | 62.41 | -2.41 |' in text
+    assert '| AID | top5 | 90.00 | - | - |' in text
