@@ -13,7 +13,10 @@ from .box_to_caption import (
     pluralise,
 )
 from .coco import read_coco
+from .corpus_filter import corpus_images, drop_images_from_corpus
+from .corpus_writer import ConversionSummary, CorpusWriter
 from .csv_boxes import read_csv_boxes
+from .dedup import find_near_duplicates, phash
 from .dota import read_dota
 from .mask_to_box import (
     ISAID_CLASSES,
@@ -40,12 +43,18 @@ __all__ = [
     'VISDRONE_CLASSES',
     'AnnotatedImage',
     'B2CConfig',
+    'ConversionSummary',
+    'CorpusWriter',
     'boxes_to_captions',
     'boxes_to_captions_batch',
     'colour_mask_to_index',
     'corners_to_boxes',
+    'corpus_images',
+    'drop_images_from_corpus',
+    'find_near_duplicates',
     'mask_to_boxes',
     'normalise_class_name',
+    'phash',
     'pluralise',
     'read_coco',
     'read_csv_boxes',

@@ -24,8 +24,9 @@ from scipy import fft
 from tqdm import tqdm
 
 from rs_vlm.atomic import atomic_write
-from rs_vlm.errors import AnnotationError
+from rs_vlm.errors import AnnotationError, CorpusError
 
+from .corpus_filter import CORPUS_SUFFIXES, corpus_images, drop_images_from_corpus
 from .reader_utils import IMAGE_SUFFIXES
 
 __all__ = [
@@ -187,10 +188,16 @@ def brute_force_near_duplicates(
 
 
 def _images_in(sources: Iterable[Path]) -> list[Path]:
-    """Image files from files and folders (recursively); ``.txt`` files list one path a line."""
+    """Image files named by the ``--train`` / ``--test`` sources.
+
+    Sources are image files, folders (searched recursively), ``.txt`` lists (one path a line,
+    relative to the list) and caption corpora (``.csv``/``.tsv``/``.jsonl`` with ``filepath``).
+    """
     images: list[Path] = []
     for source in sources:
-        if source.is_dir():
+        if source.suffix.lower() in CORPUS_SUFFIXES and source.is_file():
+            images.extend(corpus_images(source))
+        elif source.is_dir():
             images.extend(
                 sorted(p for p in source.rglob('*') if p.suffix.lower() in IMAGE_SUFFIXES)
             )
@@ -226,11 +233,20 @@ def dedup_cli(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--output', type=Path, required=True, help='dropped training images')
     parser.add_argument('--threshold', type=int, default=2, help='duplicate if distance < this')
     parser.add_argument('--pairs', type=Path, help='also write train,test,distance CSV')
+    parser.add_argument(
+        '--corpus-output',
+        type=Path,
+        help='with one --train corpus (.csv/.tsv/.jsonl): write it without the dropped images',
+    )
     parser.add_argument('--on-error', choices=('raise', 'skip'), default='raise')
     parser.add_argument('--no-progress', action='store_true')
     args = parser.parse_args(argv)
     if args.threshold < 1 or args.threshold > 64:
         parser.error('--threshold must be in 1..64')
+    if args.corpus_output and (
+        len(args.train) != 1 or args.train[0].suffix.lower() not in CORPUS_SUFFIXES
+    ):
+        parser.error('--corpus-output needs exactly one --train corpus (.csv, .tsv or .jsonl)')
     errors: list[AnnotationError] | None = [] if args.on_error == 'skip' else None
     try:
         train = _images_in(args.train)
@@ -238,7 +254,7 @@ def dedup_cli(argv: Sequence[str] | None = None) -> int:
         show = not args.no_progress and sys.stderr.isatty()
         train_hashes, train_kept = hash_images(train, errors=errors, progress=show)
         test_hashes, test_kept = hash_images(test, errors=errors, progress=show)
-    except AnnotationError as error:
+    except (AnnotationError, CorpusError) as error:
         print(f'rs-vlm dedup: error: {error}', file=sys.stderr)
         return 1
     pairs = find_near_duplicates(train_hashes, test_hashes, max_distance=args.threshold - 1)
@@ -250,6 +266,14 @@ def dedup_cli(argv: Sequence[str] | None = None) -> int:
             handle.write('train,test,distance\n')
             for q, r, d in pairs.tolist():
                 handle.write(f'{train[train_kept[q]]},{test[test_kept[r]]},{d}\n')
+    if args.corpus_output:
+        kept_rows, dropped_rows = drop_images_from_corpus(
+            args.train[0], args.corpus_output, [Path(p) for p in dropped]
+        )
+        print(
+            f'{args.corpus_output}: kept {kept_rows} rows, dropped {dropped_rows}',
+            file=sys.stderr,
+        )
     print(
         f'{len(dropped)} of {len(train_kept)} training images are within distance < '
         f'{args.threshold} of {len(test_kept)} test images; list in {args.output}'

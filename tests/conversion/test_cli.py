@@ -167,3 +167,44 @@ def test_usage_errors_exit_2(argv):
     with pytest.raises(SystemExit) as info:
         rs_vlm(argv)
     assert info.value.code == 2
+
+
+@pytest.mark.parametrize('jsonl', [False, True])
+def test_dedup_filters_a_converted_corpus(tmp_path, jsonl):
+    rng = np.random.default_rng(1)
+    labels = dota_tree(tmp_path, {name: f'{QUAD} ship 0\n' for name in 'ABC'})
+    for name in 'ABC':  # distinct smooth images
+        coarse = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
+        Image.fromarray(coarse).resize((100, 80), Image.Resampling.BICUBIC).save(
+            tmp_path / 'images' / f'{name}.png'
+        )
+    test = tmp_path / 'test'
+    test.mkdir()
+    Image.open(tmp_path / 'images' / 'B.png').save(test / 'b_copy.png')
+    corpus = tmp_path / ('corpus.jsonl' if jsonl else 'corpus.csv')
+    convert = ['convert', '--format', 'dota', '--annotations', str(labels), '--output', str(corpus)]
+    assert rs_vlm([*convert, '--no-progress', *(['--jsonl'] if jsonl else [])]) == 0
+    filtered = tmp_path / f'filtered{corpus.suffix}'
+    dropped = tmp_path / 'dropped.txt'
+    args = ['dedup', '--train', str(corpus), '--test', str(test), '--output', str(dropped)]
+    assert rs_vlm([*args, '--corpus-output', str(filtered), '--no-progress']) == 0
+    assert dropped.read_text().splitlines() == [str(tmp_path / 'images' / 'B.png')]
+    if jsonl:
+        paths = [json.loads(line)['filepath'] for line in filtered.read_text().splitlines()]
+        assert paths == ['images/A.png', 'images/C.png']
+    else:
+        rows = read_corpus(filtered)
+        assert [r['filepath'] for r in rows] == ['images/A.png'] * 5 + ['images/C.png'] * 5
+        original = read_corpus(corpus)
+        assert rows == [r for r in original if r['filepath'] != 'images/B.png']
+
+
+def test_dedup_bad_corpus_names_the_line(tmp_path, capsys):
+    corpus = tmp_path / 'c.csv'
+    corpus.write_text('filepath,title\na.png,A ship .\nb.png\n')
+    args = ['dedup', '--train', str(corpus), '--test', str(tmp_path), '--output', 'x.txt']
+    assert rs_vlm(args) == 1
+    assert f'{corpus}, line 3: expected 2 fields' in capsys.readouterr().err
+    corpus.write_text('path,title\n')
+    assert rs_vlm(args) == 1
+    assert 'no "filepath" column' in capsys.readouterr().err
