@@ -169,6 +169,10 @@ def _mask_record(
         stem = stem[: -len(args.strip_suffix)]
     stem += args.image_suffix
     image = find_image(args.images if args.images is not None else file.parent, stem, file)
+    if image.resolve() == file.resolve():
+        raise AnnotationError(
+            file, 'the image of this mask is the mask itself: pass --images or --image-suffix'
+        )
     width, height = image_size(image, file)
     mask = _read_mask(file)
     if mask.shape[:2] != (height, width):

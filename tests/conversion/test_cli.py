@@ -208,3 +208,30 @@ def test_dedup_bad_corpus_names_the_line(tmp_path, capsys):
     corpus.write_text('path,title\n')
     assert rs_vlm(args) == 1
     assert 'no "filepath" column' in capsys.readouterr().err
+
+
+def test_convert_index_masks_from_npy(tmp_path):
+    masks = tmp_path / 'masks'
+    masks.mkdir()
+    mask = np.zeros((20, 30), np.uint16)
+    mask[2:5, 2:5] = 2
+    mask[10:12, 20:29] = 3
+    np.save(masks / 'tile.npy', mask[..., None])
+    np.save(masks / 'empty.npy', np.zeros((20, 30), np.uint16))
+    Image.new('RGB', (30, 20)).save(masks / 'tile.png')
+    Image.new('RGB', (30, 20)).save(masks / 'empty.png')
+    (tmp_path / 'names.txt').write_text('no data\nbackground\nbuilding\nroad\n')
+    output = tmp_path / 'loveda.csv'
+    args = [
+        'convert', '--format', 'mask', '--annotations', str(masks), '--output', str(output),
+        '--class-names', str(tmp_path / 'names.txt'), '--ignore-index', '0', '1',
+        '--no-progress',
+    ]  # fmt: skip
+    assert rs_vlm(args) == 1  # masks/*.png are taken as masks of themselves
+    assert rs_vlm([*args[:4], str(masks / 'tile.npy'), *args[5:]]) == 0
+    rows = read_corpus(output)
+    assert {r['filepath'] for r in rows} == {'masks/tile.png'}
+    text = ' '.join(r['title'] for r in rows)
+    assert 'a building' in text and 'a road' in text
+    assert rs_vlm([*args[:4], str(masks / 'empty.npy'), *args[5:], '--keep-empty']) == 0
+    assert len(read_corpus(output)) == 5
