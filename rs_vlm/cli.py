@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
 
-__all__ = ['SUBCOMMANDS', 'main']
+__all__ = ['PREDICT_ACTIONS', 'SUBCOMMANDS', 'main']
 
 #: Subcommand -> ``module:function`` taking ``argv`` and returning an exit code.
 SUBCOMMANDS: dict[str, str] = {
@@ -22,10 +22,19 @@ SUBCOMMANDS: dict[str, str] = {
 
 LIGHTNING_SUBCOMMANDS = ('fit', 'validate', 'test', 'predict')
 
+#: ``rs-vlm predict <action>``: everyday inference without a Lightning config.
+PREDICT_ACTIONS: dict[str, str] = {
+    'classify': 'rs_vlm.prediction.cli:classify_main',
+    'embed': 'rs_vlm.prediction.cli:embed_main',
+}
+
 USAGE = f"""usage: rs-vlm <command> [options]
 
 Lightning commands (LightningCLI, configure with --config FILE.yaml):
   {', '.join(LIGHTNING_SUBCOMMANDS)}
+Everyday inference:
+  predict classify   zero-shot classify a folder of images against class names
+  predict embed      embed images and/or captions to a file for search
 Tools:
   {', '.join(SUBCOMMANDS)}
 
@@ -54,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command, rest = args[0], args[1:]
     if command in SUBCOMMANDS:
         return int(_resolve(SUBCOMMANDS[command])(rest) or 0)
+    if command == 'predict' and rest and rest[0] in PREDICT_ACTIONS:
+        return int(_resolve(PREDICT_ACTIONS[rest[0]])(rest[1:]) or 0)
     if command in LIGHTNING_SUBCOMMANDS:
         from rs_vlm.lightning_cli import run_lightning_cli
 
