@@ -50,7 +50,7 @@ class SyntheticAerial(NonGeoDataset):
     ========================  ==============  ===============================
     scene (zero-shot class)   counted object  other objects (0..3)
     ========================  ==============  ===============================
-    farmland                  vehicle         tree, building
+    farmland                  building        tree, vehicle
     forest                    tree            --
     lake                      ship            --
     residential area          building        vehicle, tree
@@ -70,8 +70,9 @@ class SyntheticAerial(NonGeoDataset):
     rendered ones, or those that :func:`~rs_vlm.conversion.mask_to_boxes` recovers from the
     semantic mask, see ``caption_source``) go through
     :func:`~rs_vlm.conversion.boxes_to_captions` for five captions, each opened by a sentence
-    naming the scene type, e.g. ``'An aerial image of an airport . 3 airplanes in the middle of the
-    picture .'``.
+    naming the scene type and the count of its counted class (:meth:`scene_sentence`), e.g.
+    ``'An aerial image of an airport with 3 airplanes . 3 airplanes in the middle of the picture
+    .'``.
 
     Tasks (sample dicts; ``image`` is float32 [3, H, W] in 0..255):
 
@@ -84,7 +85,7 @@ class SyntheticAerial(NonGeoDataset):
     * ``'scene'``: ``{'image', 'label'}``; ``classes`` (scene names) and ``templates``.
     * ``'count'``: RemoteCount format ``{'image', 'caption', 'label', 'class_name'}``:
       ``label`` is the number (1..10) of ``class_name`` objects, and the caption states it in
-      digits (``'There are 4 storage tanks in the picture .'``).
+      digits (``'An aerial image of an industrial area with 4 storage tanks .'``).
 
     :meth:`render` gives the full annotations of an image (boxes, labels, instance and semantic
     masks, counts).
@@ -213,7 +214,7 @@ class SyntheticAerial(NonGeoDataset):
             index: Image index.
 
         Returns:
-            Five captions: a scene sentence followed by Box-to-Caption caption k.
+            Five captions: scene sentence k followed by Box-to-Caption caption k.
         """
         index = self._check_index(index)
         captions = self._captions.get(index)
@@ -238,30 +239,44 @@ class SyntheticAerial(NonGeoDataset):
                 config=self.b2c_config,
                 key=f'{self.split}/{index}',
             )
-            place = _with_article(scene.scene_type.name)
             captions = [
-                f'{sentence.format(place).capitalize()} . {caption}'
-                for sentence, caption in zip(_SCENE_SENTENCES, objects)
+                f'{self.scene_sentence(index, template)} {caption}'
+                for template, caption in enumerate(objects)
             ]
             if self.cache:
                 self._captions[index] = captions
         return captions
 
+    def scene_sentence(self, index: int, template: int = 0) -> str:
+        """The sentence that opens image ``index``'s captions: scene type and counted objects.
+
+        Args:
+            index: Image index.
+            template: Which of the five sentence templates (caption ``template`` uses it).
+
+        Returns:
+            E.g. ``'An aerial image of an airport with 4 airplanes .'``.
+        """
+        scene = self.render(index)
+        kind = scene.scene_type
+        count = scene.primary_count
+        noun = kind.primary if count == 1 else pluralise(kind.primary)
+        place = _SCENE_SENTENCES[template].format(_with_article(kind.name))
+        return f'{place[:1].upper()}{place[1:]} with {count} {noun} .'
+
     def count_caption(self, index: int) -> str:
         """The RemoteCount caption of image ``index``: its counted objects, in digits.
+
+        The caption is the image's first scene sentence, which states the count of the
+        scene's counted class (the other objects are not counted).
 
         Args:
             index: Image index.
 
         Returns:
-            E.g. ``'There are 4 storage tanks in the picture .'``.
+            E.g. ``'An aerial image of an industrial area with 4 storage tanks .'``.
         """
-        scene = self.render(index)
-        count = scene.primary_count
-        name = scene.scene_type.primary
-        if count == 1:
-            return f'There is 1 {name} in the picture .'
-        return f'There are {count} {pluralise(name)} in the picture .'
+        return self.scene_sentence(index, 0)
 
     @cached_property
     def captions(self) -> list[str]:

@@ -49,17 +49,17 @@ class SceneType:
 _DEFAULT_SIZES: dict[str, tuple[float, float]] = {
     'airplane': (0.85, 1.0),
     'ship': (0.8, 1.0),
-    'storage tank': (0.6, 0.95),
+    'storage tank': (0.75, 0.95),
     'vehicle': (0.45, 0.6),
     'building': (0.8, 1.0),
-    'tree': (0.55, 0.95),
+    'tree': (0.7, 0.95),
 }
 
 #: The scene types, in label order.
 SCENE_TYPES: tuple[SceneType, ...] = (
-    SceneType('farmland', 'vehicle', ('tree', 'building')),
+    SceneType('farmland', 'building', ('tree', 'vehicle')),
     SceneType('forest', 'tree', ()),
-    SceneType('lake', 'ship', (), {'ship': (0.5, 0.7)}),
+    SceneType('lake', 'ship', (), {'ship': (0.55, 0.7)}),
     SceneType('residential area', 'building', ('vehicle', 'tree')),
     SceneType('airport', 'airplane', ('vehicle',)),
     SceneType('harbor', 'ship', ('storage tank', 'vehicle')),

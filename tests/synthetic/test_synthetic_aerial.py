@@ -102,21 +102,27 @@ def test_five_captions_name_the_scene_and_state_true_counts() -> None:
     for index in range(70):
         scene = dataset.render(index)
         counts = scene.counts
+        primary = scene.scene_type.primary
         captions = dataset.captions_of(index)
         assert len(captions) == 5
-        assert len(set(captions)) >= 3
-        for caption in captions:
-            assert scene.scene_type.name in caption.lower()
-        for caption in captions:
-            for name, stated in mentioned_counts(caption).items():
-                assert name in counts, (caption, counts)
+        assert len(set(captions)) == 5
+        sentences, objects = zip(*(caption.split(' . ', 1) for caption in captions))
+        for sentence in sentences:
+            # The scene sentence names the scene and the counted class's rendered count.
+            assert scene.scene_type.name in sentence.lower()
+            count = counts[primary]
+            noun = primary if count == 1 else PLURALS[primary]
+            assert sentence.endswith(f' with {count} {noun}'), sentence
+        for text in objects:
+            for name, stated in mentioned_counts(text).items():
+                assert name in counts, (text, counts)
                 assert stated <= counts[name]
         # Captions 3-5 count whole categories: each stated count is the rendered count.
-        for caption in captions[2:]:
-            stated = mentioned_counts(caption)
-            assert stated, caption
+        for text in objects[2:]:
+            stated = mentioned_counts(text)
+            assert stated, text
             for name, count in stated.items():
-                assert phrase(name, counts[name]) in caption.lower()
+                assert phrase(name, counts[name]) in text.lower()
                 assert count == counts[name]
 
 
@@ -149,6 +155,7 @@ def test_scene_task_is_balanced() -> None:
     for index in range(14):
         name = dataset.classes[int(dataset[index]['label'])]
         assert name in dataset.captions_of(index)[0].lower()
+        assert dataset.scene_sentence(index) in dataset.captions_of(index)[0]
 
 
 def test_retrieval_task_contract() -> None:
@@ -174,6 +181,7 @@ def test_count_task_matches_rendered_and_recovered_counts() -> None:
         assert found is not None and found[0] == count, sample['caption']
         name = sample['class_name']
         assert name in sample['caption']
+        assert dataset.classes[index % 7] in sample['caption']
         scene = dataset.render(index)
         assert scene.labels.count(name) == count
         _, recovered = mask_to_boxes(
