@@ -9,8 +9,13 @@ saved ``config.yaml`` is overwritten on a second run into the same log folder.
 from collections.abc import Sequence
 from typing import Any
 
-from lightning.pytorch import LightningDataModule, LightningModule
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import ArgsType, LightningCLI
+from lightning.pytorch.plugins.io import CheckpointIO
+
+from rs_vlm.reliability.checkpoint_io import AtomicCheckpointIO
+from rs_vlm.reliability.config_keys import SuggestingArgumentParser
+from rs_vlm.reliability.skipped_inputs import SkippedInputCounter
 
 __all__ = ['RSVLMLightningCLI', 'run_lightning_cli']
 
@@ -20,6 +25,11 @@ class RSVLMLightningCLI(LightningCLI):
 
     Model and datamodule in subclass mode (any ``class_path``), omegaconf parser mode, and a
     ``SaveConfigCallback`` that overwrites ``config.yaml`` instead of refusing a second run.
+    Reliability defaults: checkpoints are written atomically and loaded without unpickling code
+    (:class:`~rs_vlm.reliability.AtomicCheckpointIO`, unless the config names another
+    ``CheckpointIO`` plugin), skipped bad inputs are counted and logged
+    (:class:`~rs_vlm.reliability.SkippedInputCounter`), and an unknown config key is reported
+    with the closest valid one.
 
     Args:
         args: Arguments (``sys.argv[1:]`` when None), a list or a dict.
@@ -34,7 +44,25 @@ class RSVLMLightningCLI(LightningCLI):
         kwargs.setdefault('subclass_mode_data', True)
         kwargs.setdefault('save_config_kwargs', {'overwrite': True})
         kwargs.setdefault('parser_kwargs', {'parser_mode': 'omegaconf'})
+        kwargs.setdefault('parser_class', SuggestingArgumentParser)
+        kwargs.setdefault('trainer_defaults', {'callbacks': [SkippedInputCounter()]})
         super().__init__(args=args, run=run, **kwargs)
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """Build the trainer, adding :class:`AtomicCheckpointIO` when no CheckpointIO is set.
+
+        Args:
+            **kwargs: Trainer arguments that override the config.
+
+        Returns:
+            The trainer.
+        """
+        config = self._get(self.config_init, 'trainer', default={}) or {}
+        plugins = kwargs.get('plugins', config.get('plugins'))
+        plugins = [] if plugins is None else plugins if isinstance(plugins, list) else [plugins]
+        if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
+            kwargs['plugins'] = [*plugins, AtomicCheckpointIO()]
+        return super().instantiate_trainer(**kwargs)
 
 
 def run_lightning_cli(argv: Sequence[str]) -> int:

@@ -15,6 +15,8 @@ from torch.optim.lr_scheduler import LambdaLR
 from rs_vlm.models.factory import create_clip, get_tokenizer
 from rs_vlm.modules.loss import InfoNCELoss
 from rs_vlm.modules.optim import WarmupCosineSchedule, no_weight_decay_names, param_groups
+from rs_vlm.reliability.dataloader_resume import apply_pending_dataloader_state
+from rs_vlm.reliability.nonfinite_loss import NonFiniteLossGuard, NonFinitePolicy
 
 __all__ = ['RemoteCLIPModule']
 
@@ -56,6 +58,9 @@ class RemoteCLIPModule(LightningModule):
         local_loss: Score local rows against gathered columns (memory linear in the batch).
         gather_with_grad: Back-propagate through the feature gather.
         logit_scale_max: Upper clamp of ``logit_scale`` (ln 100).
+        nonfinite_loss: On a NaN/inf training loss, ``'raise'`` (stop, naming the batch's
+            source files) or ``'skip'`` (no update for that batch; counted, warned and logged
+            as ``train/nonfinite_skipped``).
     """
 
     def __init__(
@@ -79,6 +84,7 @@ class RemoteCLIPModule(LightningModule):
         local_loss: bool = True,
         gather_with_grad: bool = True,
         logit_scale_max: float = math.log(100),
+        nonfinite_loss: NonFinitePolicy = 'raise',
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -92,6 +98,7 @@ class RemoteCLIPModule(LightningModule):
         self.loss_fn = InfoNCELoss(local_loss=local_loss, gather_with_grad=gather_with_grad)
         self._no_decay = no_weight_decay_names(self.model)
         self._lock_towers()
+        self.nonfinite_guard = NonFiniteLossGuard(nonfinite_loss)
         if grad_checkpointing:
             if isinstance(self.model.visual, ModifiedResNet):
                 rank_zero_warn(
@@ -140,9 +147,21 @@ class RemoteCLIPModule(LightningModule):
             )
         return loss
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        """InfoNCE loss of one batch (logged as ``train/loss``)."""
-        return self._shared_step(batch, 'train')
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor | None:
+        """InfoNCE loss of one batch (``train/loss``); None when a non-finite loss is skipped."""
+        loss = self._shared_step(batch, 'train')
+        trainer = self._trainer
+        reduce = trainer.strategy.reduce_boolean_decision if trainer is not None else None
+        if not self.nonfinite_guard.check(
+            loss, batch, step=self.global_step, all_ranks_finite=reduce
+        ):
+            self.log('train/nonfinite_skipped', float(self.nonfinite_guard.num_skipped))
+            return None  # Lightning then skips backward and the parameter update
+        return loss
+
+    def on_train_start(self) -> None:
+        """Apply dataloader state that a mid-epoch resume left pending (Lightning #20550)."""
+        apply_pending_dataloader_state(self.trainer)
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         """Validation InfoNCE loss (logged as ``val/loss``)."""
