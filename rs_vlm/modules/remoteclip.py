@@ -49,10 +49,13 @@ class RemoteCLIPModule(LightningModule):
             ``trainer.estimated_stepping_batches``.
         lock_image: Freeze the image tower.
         lock_image_unlocked_groups: Leave the last N layer groups of a ViT image tower
-            trainable (must be 0 for ResNets, as in open_clip).
+            trainable; groups from the end are ``proj``, ``[last block, ln_post]``, the other
+            blocks, the stem (open_clip's order; must be 0 for ResNets).
         lock_image_freeze_bn_stats: Also freeze BatchNorm statistics of a locked ResNet.
         lock_text: Freeze the text tower.
-        lock_text_unlocked_layers: Leave the last N text transformer blocks trainable.
+        lock_text_unlocked_layers: Leave the last N text layer groups trainable; groups from
+            the end are ``text_projection``, ``[last block, ln_final]``, the other blocks, the
+            embeddings (open_clip's order).
         grad_checkpointing: Recompute transformer activations in backward (open_clip's
             ``set_grad_checkpointing``; a no-op for ResNet image towers).
         local_loss: Score local rows against gathered columns (memory linear in the batch).
