@@ -33,12 +33,12 @@ _MEAN, _STD = clip_mean_std()
 def apply_image_augmentation(
     aug: Callable[[dict[str, Tensor]], dict[str, Tensor]], batch: dict[str, Any]
 ) -> dict[str, Any]:
-    """Run a kornia pipeline on ``batch['image']`` only; other keys pass through untouched.
+    """Run an augmentation pipeline on ``batch['image']`` only; other keys pass through.
 
     kornia routes dict keys by prefix and drops unknown ones, so only the image goes in.
 
     Args:
-        aug: A kornia ``AugmentationSequential`` with ``data_keys=None``.
+        aug: A callable on ``{'image': ...}`` dicts (ours, or kornia's ``AugmentationSequential``).
         batch: The batch.
 
     Returns:
