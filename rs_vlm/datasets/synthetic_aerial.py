@@ -165,6 +165,7 @@ class SyntheticAerial(NonGeoDataset):
         self.epoch = 0
         self._scenes: dict[int, RenderedScene] = {}
         self._captions: dict[int, list[str]] = {}
+        self._tokens: dict[int, Tensor] = {}
 
     def __len__(self) -> int:
         """Return the number of images."""
@@ -264,6 +265,28 @@ class SyntheticAerial(NonGeoDataset):
         place = _SCENE_SENTENCES[template].format(_with_article(kind.name))
         return f'{place[:1].upper()}{place[1:]} with {count} {noun} .'
 
+    def tokens_of(self, index: int) -> Tensor:
+        """The tokenised five captions of image ``index`` (cached when ``cache`` is set).
+
+        Args:
+            index: Image index.
+
+        Returns:
+            ``[5, L]`` token ids from ``tokenizer``.
+
+        Raises:
+            ValueError: If the dataset has no tokenizer.
+        """
+        if self.tokenizer is None:
+            raise ValueError('SyntheticAerial was made without a tokenizer')
+        index = self._check_index(index)
+        tokens = self._tokens.get(index)
+        if tokens is None:
+            tokens = self.tokenizer(self.captions_of(index))
+            if self.cache:
+                self._tokens[index] = tokens
+        return tokens
+
     def count_caption(self, index: int) -> str:
         """The RemoteCount caption of image ``index``: its counted objects, in digits.
 
@@ -315,10 +338,10 @@ class SyntheticAerial(NonGeoDataset):
         image = torch.from_numpy(scene.image).permute(2, 0, 1).float()
         sample: dict[str, Any] = {'image': image}
         if self.task == 'caption':
-            caption = self.captions_of(index)[self.caption_index(index, int(epoch))]
-            sample['caption'] = caption
+            choice = self.caption_index(index, int(epoch))
+            sample['caption'] = self.captions_of(index)[choice]
             if self.tokenizer is not None:
-                sample['text'] = self.tokenizer([caption])[0]
+                sample['text'] = self.tokens_of(index)[choice]
         elif self.task == 'retrieval':
             sample['index'] = index
         elif self.task == 'scene':

@@ -4,6 +4,7 @@ import re
 from collections import Counter
 
 import matplotlib
+import open_clip
 import pytest
 import torch
 from torch.utils.data import ConcatDataset
@@ -85,16 +86,14 @@ def test_caption_sample_contract_and_epoch_choice() -> None:
     assert dataset[3]['caption'] == dataset[(3, 7)]['caption']
 
 
-def test_tokenizer_adds_text() -> None:
-    seen: list[list[str]] = []
-
-    def tokenizer(texts: list[str]) -> torch.Tensor:
-        seen.append(texts)
-        return torch.arange(77).repeat(len(texts), 1)
-
-    sample = SyntheticAerial(length=7, tokenizer=tokenizer)[2]
-    assert seen == [[sample['caption']]]
-    assert torch.equal(sample['text'], torch.arange(77))
+def test_tokenizer_adds_text_of_the_chosen_caption() -> None:
+    tokenizer = open_clip.get_tokenizer('ViT-B-32')
+    dataset = SyntheticAerial(length=7, tokenizer=tokenizer)
+    for epoch in range(6):
+        sample = dataset[(2, epoch)]
+        assert torch.equal(sample['text'], tokenizer([sample['caption']])[0])
+    with pytest.raises(ValueError, match='tokenizer'):
+        SyntheticAerial(length=7).tokens_of(0)
 
 
 def test_five_captions_name_the_scene_and_state_true_counts() -> None:
