@@ -9,12 +9,14 @@ N_IMAGES, CAPTIONS_PER_IMAGE = 1093, 5  # RSICD test split
 
 
 def official_recall_at_k(scores, positive_pairs, k):
-    """clip_benchmark's recall_at_k, written out: one-hot of torch.topk, count positives."""
-    nb_queries, nb_candidates = scores.shape
+    """clip_benchmark's recall_at_k: torch.topk per K, count positives among the K.
+
+    clip_benchmark sums a one-hot of the top-K indices times the positive mask; gathering the
+    mask at those indices counts the same positives without the [Q, K, C] one-hot.
+    """
     topk_indices = torch.topk(scores, k, dim=1)[1]
     nb_positive = positive_pairs.sum(dim=1)
-    onehot = F.one_hot(topk_indices, num_classes=nb_candidates)
-    true_positive = (onehot * positive_pairs.view(nb_queries, 1, nb_candidates)).sum(dim=(1, 2))
+    true_positive = positive_pairs.gather(1, topk_indices).sum(dim=1)
     return true_positive / nb_positive
 
 

@@ -7,9 +7,12 @@ candidates and the query is a hit when at least one of them is a positive. This 
 
 Ties are broken exactly as the official code breaks them: by ``torch.topk`` on the same score
 matrix (text x image for text->image, its transpose for image->text), one ``topk`` call per K.
+For speed one ``topk`` serves all K and only rows with a tie across a K boundary call
+``torch.topk(scores[row], k)`` again (see :func:`_hits_per_k`); ``torch.topk`` works row by
+row, so this equals the official per-K, batched calls.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -28,6 +31,41 @@ def retrieval_scores(image_features: Tensor, text_features: Tensor) -> Tensor:
         ``[N_txt, N_img]`` dot-product similarities.
     """
     return text_features @ image_features.T
+
+
+def _hits_per_k(
+    scores: Tensor, top_k: tuple[int, ...], is_positive: Callable[[Tensor, Tensor], Tensor]
+) -> dict[int, Tensor]:
+    """Per-query hit flags for each K, equal to one ``torch.topk(scores, k)`` call per K.
+
+    One ``topk`` with the largest K (+1) serves every K: the top-K *set* is fixed unless the
+    K-th and (K+1)-th scores tie. Only the rows with such a tie at a K are recomputed with
+    ``torch.topk(scores[rows], k)``, i.e. exactly as the official code breaks that tie.
+
+    Args:
+        scores: ``[Q, C]`` query x candidate scores.
+        top_k: The K values.
+        is_positive: ``(row indices [R], candidate indices [R, k]) -> bool [R, k]``.
+
+    Returns:
+        K -> boolean ``[Q]``.
+    """
+    n_queries, n_candidates = scores.shape
+    rows = torch.arange(n_queries, device=scores.device)
+    widest = min(max(top_k) + 1, n_candidates)
+    values, indices = torch.topk(scores, widest, dim=1)
+    positive = is_positive(rows, indices)
+    hits: dict[int, Tensor] = {}
+    for k in top_k:
+        kept = min(k, n_candidates)
+        hit = positive[:, :kept].any(dim=1)
+        if kept < widest:
+            tied = (values[:, kept - 1] == values[:, kept]).nonzero().flatten()
+            if len(tied):
+                exact = torch.topk(scores[tied], kept, dim=1).indices
+                hit[tied] = is_positive(tied, exact).any(dim=1)
+        hits[k] = hit
+    return hits
 
 
 def retrieval_hit_rates(
@@ -72,18 +110,18 @@ def retrieval_hit_rates(
         missing = int(torch.bincount(caption_to_image, minlength=n_images).eq(0).nonzero()[0])
         raise ValueError(f'image {missing} has no caption: every image needs at least one')
     scores = retrieval_scores(image_features, text_features)
-    scores_i2t = scores.T
     image_ids = torch.arange(n_images, device=scores.device)
+    top_k = tuple(top_k)
+    i2t = _hits_per_k(
+        scores.T.contiguous(),
+        top_k,
+        lambda rows, idx: caption_to_image[idx] == image_ids[rows, None],
+    )
+    t2i = _hits_per_k(scores, top_k, lambda rows, idx: idx == caption_to_image[rows, None])
     results: dict[str, Tensor] = {}
     for k in top_k:
-        # torch.topk per K (not one topk sliced): with ties, topk(k=1) and topk(k=10)[:, :1]
-        # may pick different items, and the official code calls topk once per K.
-        top_texts = torch.topk(scores_i2t, min(k, n_texts), dim=1).indices
-        i2t_hits = (caption_to_image[top_texts] == image_ids[:, None]).any(dim=1)
-        top_images = torch.topk(scores, min(k, n_images), dim=1).indices
-        t2i_hits = (top_images == caption_to_image[:, None]).any(dim=1)
-        results[f'i2t_r{k}'] = i2t_hits.float().mean() * 100
-        results[f't2i_r{k}'] = t2i_hits.float().mean() * 100
+        results[f'i2t_r{k}'] = i2t[k].float().mean() * 100
+        results[f't2i_r{k}'] = t2i[k].float().mean() * 100
     ordered = {f'i2t_r{k}': results[f'i2t_r{k}'] for k in top_k}
     ordered.update({f't2i_r{k}': results[f't2i_r{k}'] for k in top_k})
     ordered['mean_recall'] = torch.stack(list(ordered.values())).mean()
