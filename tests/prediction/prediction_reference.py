@@ -1,0 +1,42 @@
+"""Independent reference computations: open_clip's own zero-shot classifier and plain loops."""
+
+from pathlib import Path
+
+import open_clip.zero_shot_classifier
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+
+from rs_vlm.prediction import LoadedModel
+
+
+def image_features(loaded: LoadedModel, files: list[Path]) -> Tensor:
+    """``normalize(model.encode_image(preprocess(PIL image)))``, one image at a time."""
+    model, preprocess, _ = loaded
+    rows = []
+    with torch.no_grad():
+        for file in files:
+            with Image.open(file) as image:
+                pixels = preprocess(image.convert('RGB'))[None]
+            rows.append(F.normalize(model.encode_image(pixels), dim=-1)[0])
+    return torch.stack(rows)
+
+
+def text_features(loaded: LoadedModel, texts: list[str]) -> Tensor:
+    """``normalize(model.encode_text(tokenizer(texts)))``."""
+    model, _, tokenizer = loaded
+    with torch.no_grad():
+        return F.normalize(model.encode_text(tokenizer(texts)), dim=-1)
+
+
+def zero_shot_probabilities(
+    loaded: LoadedModel, files: list[Path], classes: list[str], templates: list[str]
+) -> Tensor:
+    """``softmax(100 * image @ W)`` with open_clip's ``build_zero_shot_classifier``."""
+    model, _, tokenizer = loaded
+    with torch.no_grad():
+        weights = open_clip.zero_shot_classifier.build_zero_shot_classifier(
+            model, tokenizer, classes, templates, num_classes_per_batch=2, device='cpu'
+        )
+    return (100.0 * image_features(loaded, files) @ weights).softmax(dim=-1)
