@@ -33,10 +33,13 @@ def _load(path: Path) -> dict[str, Any]:
         document = json.loads(data)
     except json.JSONDecodeError as error:
         raise AnnotationError(path, f'malformed JSON: {error.msg}', line=error.lineno) from None
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b'\n') + 1
+        raise AnnotationError(path, f'not UTF-8/16/32 text: {error.reason}', line=line) from None
+    except (ValueError, RecursionError) as error:
         raise AnnotationError(path, f'malformed JSON: {error}') from None
     if not isinstance(document, dict):
-        raise AnnotationError(path, 'expected a JSON object with images and annotations')
+        raise AnnotationError(path, 'expected a JSON object with images and annotations', line=1)
     for name in ('images', 'annotations', 'categories'):
         if not isinstance(document.get(name), list):
             raise AnnotationError(path, 'expected a list', key=name)
