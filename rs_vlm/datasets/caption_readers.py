@@ -149,11 +149,13 @@ def read_karpathy_json(
     """
     path = Path(path)
     try:
-        document = json.loads(path.read_bytes().decode('utf-8'))
+        data = path.read_bytes()
+        document = json.loads(data.decode('utf-8'))
     except FileNotFoundError as error:
         raise CorpusError(path, 'corpus file not found') from error
     except UnicodeDecodeError as error:
-        raise CorpusError(path, f'not valid UTF-8 text: {error.reason}') from error
+        line = data[: error.start].count(b'\n') + 1
+        raise CorpusError(path, f'not valid UTF-8 text: {error.reason}', line=line) from error
     except json.JSONDecodeError as error:
         raise CorpusError(path, f'not valid JSON: {error.msg}', line=error.lineno) from error
     if not isinstance(document, dict) or not isinstance(document.get('images'), list):
