@@ -9,6 +9,7 @@ rails) so that scenes stay distinguishable at 32 px.
 
 import itertools
 from collections.abc import Callable
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -24,10 +25,43 @@ _CROPS = np.array(
 )
 
 
+# Drawing fresh noise for every image costs more than the rest of a scene; the painters crop
+# random windows out of fixed noise fields instead (deterministic, and cheap).
+_FIELD_SCALE = 4
+
+
+@lru_cache(maxsize=32)
+def _noise_field(size: int, cells: int) -> np.ndarray:
+    """A fixed read-only noise field, ``_FIELD_SCALE`` image sides wide.
+
+    Args:
+        size: Image side.
+        cells: Noise cells per image side (bicubic-smoothed), or 0 for per-pixel noise.
+
+    Returns:
+        float32 [S, S] noise with unit standard deviation (about, when smoothed).
+    """
+    rng = np.random.default_rng((size, cells))
+    side = _FIELD_SCALE * size
+    if cells == 0:
+        field = rng.standard_normal((side, side), dtype=np.float32)
+    else:
+        coarse = rng.standard_normal((_FIELD_SCALE * cells,) * 2, dtype=np.float32)
+        field = cv2.resize(coarse, (side, side), interpolation=cv2.INTER_CUBIC)
+    field.flags.writeable = False
+    return field
+
+
+def _noise_window(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
+    """A random [size, size] window of the fixed noise field ``(size, cells)``."""
+    field = _noise_field(size, cells)
+    y, x = rng.integers(0, field.shape[0] - size + 1, size=2).tolist()
+    return field[y : y + size, x : x + size]
+
+
 def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
-    """Low-frequency noise [size, size] with unit-ish amplitude (bicubic-upsampled grid)."""
-    coarse = rng.standard_normal((cells, cells), dtype=np.float32)
-    return cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)
+    """Low-frequency noise [size, size] with unit-ish amplitude, ``cells`` blobs per side."""
+    return _noise_window(rng, size, cells)
 
 
 def _fill(size: int, colour: tuple[float, float, float]) -> np.ndarray:
@@ -37,7 +71,7 @@ def _fill(size: int, colour: tuple[float, float, float]) -> np.ndarray:
 
 def _grain(rng: np.random.Generator, image: np.ndarray, amount: float) -> np.ndarray:
     """Add per-pixel grey grain (sensor noise) in place and return the image."""
-    image += (rng.standard_normal(image.shape[:2], dtype=np.float32) * amount)[..., None]
+    image += (_noise_window(rng, image.shape[0], 0) * amount)[..., None]
     return image
 
 

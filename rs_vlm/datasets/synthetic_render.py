@@ -133,7 +133,8 @@ def render_scene(
     if image_size < 32:
         raise ValueError(f'image_size must be at least 32 pixels, got {image_size}')
     kind = SCENE_TYPES[scene]
-    edges = np.round(np.linspace(0, image_size, GRID + 1)).astype(int)
+    edge_list = [round(k * image_size / GRID) for k in range(GRID + 1)]
+    edges = np.array(edge_list)
     ground, water = GROUND_PAINTERS[kind.name](rng, image_size, edges)
     canvas = Canvas(
         image=np.clip(ground, 0, 255).astype(np.uint8),
@@ -149,8 +150,11 @@ def render_scene(
         wanted += [
             kind.secondary[i] for i in rng.integers(len(kind.secondary), size=rng.integers(0, 4))
         ]
+    # One batch of draws (size, x and y jitter per object): per-call overhead of the generator
+    # dominates at this scale.
+    draws = rng.random((len(wanted), 3)).tolist()
     labels: list[str] = []
-    for name in wanted:
+    for name, (size_draw, x_draw, y_draw) in zip(wanted, draws):
         pool = wet_cells if name == 'ship' else dry_cells
         if not pool:
             if name == kind.primary:
@@ -158,16 +162,16 @@ def render_scene(
             continue
         cell = pool.pop()
         row, col = divmod(cell, GRID)
-        x0, x1 = edges[col], edges[col + 1]
-        y0, y1 = edges[row], edges[row + 1]
+        x0, x1 = edge_list[col : col + 2]
+        y0, y1 = edge_list[row : row + 2]
         # Pixel centres are integers; keep the object one pixel inside the cell.
         largest = (min(x1 - x0, y1 - y0) - 1) / 2 - 1
         low, high = kind.sizes.get(name, _DEFAULT_SIZES[name])
-        radius = largest * rng.uniform(low, high)
+        radius = largest * (low + (high - low) * size_draw)
         slack = largest - radius
         centre = (
-            (x0 + x1 - 1) / 2 + rng.uniform(-slack, slack),
-            (y0 + y1 - 1) / 2 + rng.uniform(-slack, slack),
+            (x0 + x1 - 1) / 2 + slack * (2 * x_draw - 1),
+            (y0 + y1 - 1) / 2 + slack * (2 * y_draw - 1),
         )
         drawer = _STYLE.get((kind.name, name), OBJECT_DRAWERS[name])
         labels.append(name)

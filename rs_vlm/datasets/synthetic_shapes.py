@@ -97,7 +97,8 @@ class Canvas:
 
 def _rgb(colour: np.ndarray | tuple[float, ...]) -> tuple[int, int, int]:
     """Clip a colour to 0..255 and return it as an OpenCV colour tuple."""
-    r, g, b = np.clip(np.rint(colour), 0, 255).astype(int).tolist()
+    # Plain Python: numpy's clip/round cost more than the drawing on 3-element colours.
+    r, g, b = (min(255, max(0, int(value + 0.5))) for value in colour)
     return (r, g, b)
 
 
