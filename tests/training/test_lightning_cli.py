@@ -1,0 +1,115 @@
+"""``rs-vlm fit`` through the CLI with the caption datamodule; the shipped configs parse."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from PIL import Image
+
+from rs_vlm.cli import main
+from rs_vlm.errors import InputError
+
+REPO = Path(__file__).resolve().parents[2]
+TINY_CONFIG = Path(__file__).with_name('configs') / 'tiny-fit.yaml'
+
+
+@pytest.fixture
+def caption_csv(tmp_path: Path) -> Path:
+    """Four small JPEGs and an open_clip-style CSV (filepath, title) beside them."""
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    rows = ['filepath,title']
+    colours = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (200, 200, 30)]
+    for i, colour in enumerate(colours):
+        Image.new('RGB', (40, 36), colour).save(folder / f'tile_{i}.jpg')
+        rows.append(f'images/tile_{i}.jpg,a tile of farmland number {i}')
+    csv = tmp_path / 'train.csv'
+    csv.write_text('\n'.join(rows) + '\n', encoding='utf-8')
+    return csv
+
+
+@pytest.mark.slow
+def test_fit_via_python_m_then_in_process(caption_csv: Path, tmp_path: Path) -> None:
+    root = tmp_path / 'run'
+    args = [
+        'fit',
+        '--config',
+        str(TINY_CONFIG),
+        f'--data.init_args.train_csv={caption_csv}',
+        f'--trainer.default_root_dir={root}',
+    ]
+    result = subprocess.run(
+        [sys.executable, '-m', 'rs_vlm', *args, '--trainer.max_steps=2'],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert '`Trainer.fit` stopped: `max_steps=2` reached' in result.stderr
+    saved = yaml.safe_load((root / 'config.yaml').read_text())
+    assert saved['data']['init_args']['tokenizer'] == 'rs-vit-tiny'  # ${...} resolved
+    assert saved['trainer']['max_steps'] == 2
+
+    assert main([*args, '--trainer.fast_dev_run=true']) == 0
+    # A second saving run into the same folder is not refused; its config replaces the first.
+    assert main([*args, '--trainer.max_steps=1']) == 0
+    assert yaml.safe_load((root / 'config.yaml').read_text())['trainer']['max_steps'] == 1
+
+
+def test_missing_image_is_reported_with_its_file(caption_csv: Path, tmp_path: Path) -> None:
+    (caption_csv.parent / 'images' / 'tile_2.jpg').unlink()
+    args = [
+        'fit',
+        '--config',
+        str(TINY_CONFIG),
+        f'--data.init_args.train_csv={caption_csv}',
+        f'--trainer.default_root_dir={tmp_path / "run"}',
+        '--trainer.fast_dev_run=true',
+        '--data.init_args.batch_size=4',
+    ]
+    with pytest.raises(InputError, match=r'tile_2\.jpg'):
+        main(args)
+
+
+def test_unknown_model_name_fails_clearly(caption_csv: Path) -> None:
+    args = [
+        'fit',
+        '--config',
+        str(TINY_CONFIG),
+        f'--data.init_args.train_csv={caption_csv}',
+        '--model.init_args.model_name=ViT-Q-99',
+    ]
+    with pytest.raises(ValueError, match="unknown model name 'ViT-Q-99'"):
+        main(args)
+
+
+@pytest.mark.parametrize(
+    ('config', 'model_name', 'lr', 'batch_size'),
+    [
+        ('rn50.yaml', 'RN50-quickgelu', 7e-5, 256),
+        ('vit-b-32.yaml', 'ViT-B-32-quickgelu', 4e-5, 256),
+        ('vit-l-14.yaml', 'ViT-L-14-quickgelu', 1e-4, 28),
+        ('vit-l-14-fsdp.yaml', 'ViT-L-14-quickgelu', 1e-4, 28),
+    ],
+)
+def test_paper_configs_parse_with_the_recipe(
+    config: str, model_name: str, lr: float, batch_size: int, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(['fit', '--config', str(REPO / 'configs' / config), '--print_config']) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    model = printed['model']['init_args']
+    data = printed['data']['init_args']
+    assert printed['data']['class_path'] == 'rs_vlm.datamodules.CaptionDataModule'
+    assert (model['model_name'], model['lr'], data['batch_size']) == (model_name, lr, batch_size)
+    assert data['tokenizer'] == model_name
+    assert printed['trainer']['max_steps'] == 108215
+    assert model['max_steps'] is None  # the LR schedule follows trainer.max_steps
+    assert printed['trainer']['precision'] == '16-mixed'
+    assert data['image_size'] == 224
+    if 'fsdp' in config:
+        strategy = printed['trainer']['strategy']
+        assert strategy['class_path'] == 'rs_vlm.models.CLIPFSDPStrategy'
+        assert strategy['init_args']['activation_checkpointing'] is True
