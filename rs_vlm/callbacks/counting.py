@@ -29,7 +29,7 @@ class CountingCallback(EvaluationCallback):
 
     def __init__(
         self,
-        dataset: Dataset[dict[str, Any]],
+        dataset: Dataset,
         name: str = 'remotecount',
         style: str = 'word',
         **kwargs: Any,

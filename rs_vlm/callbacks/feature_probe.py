@@ -47,8 +47,8 @@ class FeatureProbeCallback(EvaluationCallback):
 
     def __init__(
         self,
-        train_datasets: Mapping[str, Dataset[dict[str, Any]]],
-        test_datasets: Mapping[str, Dataset[dict[str, Any]]],
+        train_datasets: Mapping[str, Dataset],
+        test_datasets: Mapping[str, Dataset],
         probes: Sequence[str] = PROBES,
         every_n_epochs: int = 5,
         knn_k: int = 20,

@@ -31,7 +31,7 @@ class RetrievalCallback(EvaluationCallback):
 
     def __init__(
         self,
-        datasets: Mapping[str, Dataset[dict[str, Any]]],
+        datasets: Mapping[str, Dataset],
         top_k: Sequence[int] = (1, 5, 10),
         **kwargs: Any,
     ) -> None:
@@ -54,7 +54,7 @@ class RetrievalCallback(EvaluationCallback):
         self,
         trainer: Trainer,
         pl_module: LightningModule,
-        dataset: Dataset[dict[str, Any]],
+        dataset: Dataset,
         name: str = '',
     ) -> dict[str, float]:
         """Recall@K of one dataset (encodes images and captions)."""

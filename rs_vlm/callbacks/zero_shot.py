@@ -55,7 +55,7 @@ class ZeroShotCallback(EvaluationCallback):
 
     def __init__(
         self,
-        datasets: Mapping[str, Dataset[dict[str, Any]]],
+        datasets: Mapping[str, Dataset],
         templates: Sequence[str] | None = None,
         top_k: Sequence[int] = (1, 5),
         text_batch_size: int | None = None,
@@ -84,7 +84,7 @@ class ZeroShotCallback(EvaluationCallback):
         trainer: Trainer,
         pl_module: LightningModule,
         name: str,
-        dataset: Dataset[dict[str, Any]],
+        dataset: Dataset,
     ) -> dict[str, float]:
         """Top-k accuracies of one dataset."""
         classes = list(dataset.classes)  # type: ignore[attr-defined]

@@ -129,3 +129,45 @@ def test_shard_indices_pad_to_equal_length_and_cover_everything():
     assert torch.equal(gather_rows(rows[order], order, 7), rows)
     with pytest.raises(RuntimeError, match='1 of 2 items'):
         gather_rows(rows[:1], torch.tensor([0]), 2)
+
+
+def test_callbacks_instantiate_from_a_lightning_cli_style_config():
+    from jsonargparse import ArgumentParser
+    from lightning.pytorch.callbacks import Callback
+
+    def ref(name):
+        return {'class_path': f'evaluation_stand_ins.{name}'}
+
+    parser = ArgumentParser()
+    parser.add_argument('--callbacks', type=list[Callback])
+    config = parser.parse_object(
+        {
+            'callbacks': [
+                {
+                    'class_path': 'rs_vlm.callbacks.ZeroShotCallback',
+                    'init_args': {'datasets': {'scenes': ref('NumberScenes')}, 'every_n_epochs': 2},
+                },
+                {
+                    'class_path': 'rs_vlm.callbacks.RetrievalCallback',
+                    'init_args': {'datasets': {'numbers': ref('NumberRetrieval')}, 'top_k': [1]},
+                },
+                {
+                    'class_path': 'rs_vlm.callbacks.FeatureProbeCallback',
+                    'init_args': {
+                        'train_datasets': {'s': ref('NumberScenes')},
+                        'test_datasets': {'s': ref('NumberScenes')},
+                        'linear_search': [[0.8, 4e-5]],
+                    },
+                },
+                {
+                    'class_path': 'rs_vlm.callbacks.CountingCallback',
+                    'init_args': {'dataset': ref('NumberCounting'), 'style': 'digit'},
+                },
+            ]
+        }
+    )
+    zero_shot, retrieval, probe, counting = parser.instantiate_classes(config).callbacks
+    assert type(zero_shot.datasets['scenes']).__name__ == 'NumberScenes'
+    assert zero_shot.every_n_epochs == 2 and retrieval.top_k == (1,)
+    assert probe.linear_search == [(0.8, 4e-5)] and probe.every_n_epochs == 5
+    assert counting.style == 'digit'
