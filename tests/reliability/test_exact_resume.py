@@ -2,8 +2,8 @@
 
 The killed runs are subprocesses (they die by SIGKILL in the middle of a step, after the
 backward pass and before the update); the uninterrupted reference and the resumes run the same
-CLI in this process. 60 images, batch 6, 2 epochs = 20 steps; checkpoints every 4 steps; the
-kill at step 14 leaves ``last.ckpt`` at step 12, i.e. 2 batches into epoch 1.
+CLI in this process. 36 images, batch 6, 2 epochs = 12 steps; checkpoints every 4 steps; the
+kill at step 9 leaves ``last.ckpt`` at step 8, i.e. 2 batches into epoch 1.
 """
 
 import json
@@ -18,8 +18,10 @@ from rs_vlm.lightning_cli import run_lightning_cli
 
 pytestmark = pytest.mark.slow
 
-KILL_STEP = 14
-STEPS_PER_EPOCH = 10
+IMAGES = 36
+KILL_STEP = 9
+LAST_SAVED = 8
+STEPS_PER_EPOCH = 6
 
 
 def _record(run_dir: Path) -> dict:
@@ -41,7 +43,7 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp('resume')
-    csv_path = write_caption_corpus(root / 'data', 60)
+    csv_path = write_caption_corpus(root / 'data', IMAGES)
     killers = {}
     for workers in (0, 2):
         run_dir = root / f'killed_w{workers}'
@@ -58,17 +60,16 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         _, stderr = process.communicate(timeout=600)
         assert process.returncode == -signal.SIGKILL, stderr[-3000:]
         out[f'killed_w{workers}'] = run_dir
-        # What survived the kill: periodic checkpoints up to step 12 and last.ckpt = step 12.
+        # What survived the kill: the periodic checkpoints and last.ckpt = step 8.
         kept = sorted(path.name for path in (run_dir / 'checkpoints').glob('*.ckpt'))
         assert kept == [
             'epoch=0-step=4.ckpt',
-            'epoch=0-step=8.ckpt',
-            'epoch=1-step=12.ckpt',
+            'epoch=1-step=8.ckpt',
             'last.ckpt',
         ]
         assert (
             torch.load(run_dir / 'checkpoints' / 'last.ckpt', weights_only=True)['global_step']
-            == 12
+            == LAST_SAVED
         )
         resume = fit_config(run_dir, csv_path, num_workers=workers, callbacks=[_record(run_dir)])
         code = run_lightning_cli(['fit', '--config', str(resume), '--ckpt_path', 'last'])
@@ -95,17 +96,17 @@ def test_resumed_run_ends_with_the_uninterrupted_weights(runs: dict, workers: in
 def test_resumed_run_continues_the_data_order_and_schedule(runs: dict, workers: int) -> None:
     reference = _read_records(runs['reference'])
     records = _read_records(runs[f'killed_w{workers}'])
-    # The killed process recorded steps 0..14; its work after step 12 is lost, not repeated
-    # by design: the resumed process restarts at step 12 (2 batches into epoch 1).
+    # The killed process recorded steps 0..9; its work after the step-8 checkpoint is redone
+    # by the resumed process, which starts at step 8 (2 batches into epoch 1).
     killed, resumed = records[: KILL_STEP + 1], records[KILL_STEP + 1 :]
     assert [r['step'] for r in killed] == list(range(KILL_STEP + 1))
-    assert [r['step'] for r in resumed] == list(range(12, 2 * STEPS_PER_EPOCH))
+    assert [r['step'] for r in resumed] == list(range(LAST_SAVED, 2 * STEPS_PER_EPOCH))
     assert resumed[0]['epoch'] == 1 and resumed[0]['batch_idx'] == 2
     assert [r['step'] for r in reference] == list(range(2 * STEPS_PER_EPOCH))
-    for got, want in zip(killed[:12] + resumed, reference, strict=True):
+    for got, want in zip(killed[:LAST_SAVED] + resumed, reference, strict=True):
         assert got['paths'] == want['paths'], got['step']
         assert got['lr'] == want['lr'], got['step']
     # Within each epoch every image is seen exactly once (none repeated or skipped).
     for epoch in (0, 1):
-        seen = [p for r in killed[:12] + resumed if r['epoch'] == epoch for p in r['paths']]
-        assert sorted(seen) == sorted(f'img_{i:03d}.jpg' for i in range(60))
+        seen = [p for r in killed[:LAST_SAVED] + resumed if r['epoch'] == epoch for p in r['paths']]
+        assert sorted(seen) == sorted(f'img_{i:03d}.jpg' for i in range(IMAGES))
