@@ -11,6 +11,9 @@ from rs_vlm.datamodules.augmentation import CLIP_MEAN, CLIP_STD
 from rs_vlm.datamodules.synthetic_aerial import SyntheticAerialDataModule
 from rs_vlm.datasets.synthetic_aerial import SyntheticAerial
 
+# The datamodule is a torchgeo NonGeoDataModule.
+pytestmark = pytest.mark.torchgeo
+
 
 def make_datamodule(**kwargs) -> SyntheticAerialDataModule:
     options = {
@@ -93,3 +96,33 @@ def test_fit_remoteclip_for_two_steps() -> None:
     trainer.fit(module, datamodule=make_datamodule())
     loss = trainer.callback_metrics['train/loss']
     assert math.isfinite(float(loss))
+
+
+@pytest.mark.slow
+def test_evaluation_callbacks_accept_the_views() -> None:
+    """The real zero-shot, retrieval and counting callbacks run on the datamodule's views."""
+    from rs_vlm.callbacks import CountingCallback, RetrievalCallback, ZeroShotCallback
+    from rs_vlm.modules import RemoteCLIPModule
+
+    torch.manual_seed(0)
+    datamodule = make_datamodule(render_size=64)
+    callbacks = [
+        ZeroShotCallback({'synthetic': datamodule.scene_dataset()}),
+        RetrievalCallback({'synthetic': datamodule.retrieval_dataset()}),
+        CountingCallback(datamodule.count_dataset(), name='synthetic_count', style='digit'),
+    ]
+    trainer = Trainer(
+        accelerator='cpu',
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=callbacks,
+    )
+    trainer.validate(RemoteCLIPModule('rs-vit-tiny'), datamodule=datamodule)
+    metrics = trainer.callback_metrics
+    for key in ('synthetic/top1', 'synthetic/mean_recall', 'synthetic_count/top1'):
+        value = float(metrics[f'val/{key}'])
+        assert 0 <= value <= 100, key
+    assert float(metrics['val/synthetic_count/top10']) == pytest.approx(100)
+    assert float(metrics['val/synthetic_count/skipped']) == 0
