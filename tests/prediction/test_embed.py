@@ -85,12 +85,10 @@ def test_search_by_text_image_and_vector(
     path = _index(tiny_model, image_folder, tmp_path)
     stored = load_embeddings(path)
     query = text_features(tiny_model, ['a harbor with ships'])[0].numpy()
-    scores = [
-        ('image', name, float(f @ query))
-        for name, f in zip(stored.image_files, stored.image_features, strict=True)
-    ]
-    scores += [('caption', text, float(f @ query))
-               for text, f in zip(stored.captions, stored.caption_features, strict=True)]  # fmt: skip
+    images = zip(stored.image_files, stored.image_features, strict=True)
+    captions = zip(stored.captions, stored.caption_features, strict=True)
+    scores = [('image', name, float(f @ query)) for name, f in images]
+    scores += [('caption', text, float(f @ query)) for text, f in captions]
     expected = sorted(scores, key=lambda item: -item[2])[:4]
     hits = search(path, 'a harbor with ships', k=4, loaded=tiny_model)
     assert [(h.kind, h.name) for h in hits] == [(kind, name) for kind, name, _ in expected]
