@@ -1,41 +1,12 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from evaluation_reference import official_protocol
 from torchmetrics.retrieval import RetrievalHitRate
 
 from rs_vlm.metrics import CrossModalRetrieval, retrieval_hit_rates
 
 N_IMAGES, CAPTIONS_PER_IMAGE = 1093, 5  # RSICD test split
-
-
-def official_recall_at_k(scores, positive_pairs, k):
-    """clip_benchmark's recall_at_k: torch.topk per K, count positives among the K.
-
-    clip_benchmark sums a one-hot of the top-K indices times the positive mask; gathering the
-    mask at those indices counts the same positives without the [Q, K, C] one-hot.
-    """
-    topk_indices = torch.topk(scores, k, dim=1)[1]
-    nb_positive = positive_pairs.sum(dim=1)
-    true_positive = positive_pairs.gather(1, topk_indices).sum(dim=1)
-    return true_positive / nb_positive
-
-
-def official_protocol(images, texts, caption_to_image, chunk=64):
-    """The official script: scores = texts @ images.T, recall_at_k per query, hit if > 0."""
-    scores = texts @ images.T
-    positive = torch.zeros_like(scores, dtype=torch.bool)
-    positive[torch.arange(len(texts)), caption_to_image] = True
-    out = {}
-    for name, s, p in (('t2i', scores, positive), ('i2t', scores.T, positive.T)):
-        for k in (1, 5, 10):
-            hits = torch.cat(
-                [
-                    official_recall_at_k(s[i : i + chunk], p[i : i + chunk], k) > 0
-                    for i in range(0, len(s), chunk)
-                ]
-            )
-            out[f'{name}_r{k}'] = hits.float().mean().item() * 100
-    return out
 
 
 def random_embeddings(seed, n_images, dim=16, quantise=False):
@@ -126,3 +97,35 @@ def test_bad_inputs_raise_clear_errors():
         metric.compute()
     with pytest.raises(ValueError, match='need image_ids'):
         CrossModalRetrieval().update(image_features=images)
+
+
+def test_real_rsicd_test_captions_with_bag_of_words_features(real_fixtures):
+    """Real RSICD test captions (1,093 images, 5,465 captions, many exact duplicates -> ties)."""
+    folder = real_fixtures / 'captions' / 'rsicd_precomp'
+    captions = (folder / 'test_caps.txt').read_text(encoding='utf-8').splitlines()
+    filenames = (folder / 'test_filename.txt').read_text(encoding='utf-8').splitlines()
+    # official: images in np.unique order of the file names
+    images = sorted(set(filenames))
+    caption_to_image = torch.tensor([images.index(name) for name in filenames])
+    assert (len(images), len(captions)) == (1093, 5465)
+    vocabulary = {w: i for i, w in enumerate(sorted({w for c in captions for w in c.split()}))}
+    texts = torch.zeros(len(captions), len(vocabulary))
+    for row, caption in enumerate(captions):
+        for word in caption.split():
+            texts[row, vocabulary[word]] += 1
+    texts = F.normalize(texts, dim=-1)
+    # an image "sees" its first caption only, so the other four must be retrieved by content
+    first = torch.tensor([filenames.index(name) for name in images])
+    image_features = texts[first]
+    ours = retrieval_hit_rates(image_features, texts, caption_to_image)
+    expected = official_protocol(image_features, texts, caption_to_image)
+    for key, value in expected.items():
+        assert ours[key].item() == pytest.approx(value, abs=1e-4), key
+    # an image's own first caption scores 1.0; it can only lose top-1 to an identical caption
+    # of another image (an exact tie, broken by torch.topk), so misses are bounded by those
+    owners: dict[str, set[int]] = {}
+    for caption, image in zip(captions, caption_to_image.tolist()):
+        owners.setdefault(caption, set()).add(image)
+    shared = sum(len(owners[captions[int(i)]]) > 1 for i in first)
+    misses = len(images) * (1 - ours['i2t_r1'].item() / 100)
+    assert 0 < round(misses) <= shared
