@@ -1,5 +1,6 @@
 import importlib.util
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -20,6 +21,7 @@ def run_script(out, port):
     done = subprocess.run(
         [sys.executable, str(SCRIPT), str(out), port],
         capture_output=True, text=True, timeout=400, cwd=SCRIPT.parent,
+        env={**os.environ, 'OMP_NUM_THREADS': '1'},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(out.read_text())
