@@ -261,8 +261,12 @@ def _query_vector(
     if isinstance(query, np.ndarray | Tensor):
         vector = torch.as_tensor(query, dtype=torch.float32).flatten()
         return torch.nn.functional.normalize(vector, dim=0).numpy()
-    if not embeddings.model_name:
-        raise ValueError('the embeddings file names no model; pass loaded= to encode the query')
+    if loaded is None and not (embeddings.model_name and embeddings.checkpoint):
+        # a reloaded random model would differ from the one that made the file
+        raise ValueError(
+            'the embeddings were made without a checkpoint (random weights), so the query '
+            'cannot be encoded by the same model; pass loaded=(model, preprocess, tokenizer)'
+        )
     model, preprocess, tokenizer = load_for_prediction(
         embeddings.model_name, embeddings.checkpoint or None, device, loaded=loaded
     )
@@ -290,8 +294,8 @@ def search(
 ) -> list[SearchHit]:
     """Nearest neighbours of a query among the images and/or captions of an embeddings file.
 
-    The query is encoded with the model named in the file (pass ``loaded`` to reuse a model
-    across many searches):
+    The query is encoded with the model and checkpoint named in the file (pass ``loaded`` to
+    reuse a model across many searches; required when the file was made with random weights):
 
     * ``str``: a text query (``'a harbour with many boats'``);
     * :class:`~pathlib.Path` or PIL image: an image query (a ``str`` is always text);
@@ -309,7 +313,8 @@ def search(
         Up to ``k`` hits, most similar first.
 
     Raises:
-        ValueError: An unknown ``target``, ``k < 1`` or a vector of the wrong width.
+        ValueError: An unknown ``target``, ``k < 1``, a vector of the wrong width, or a text or
+            image query for a file made without a checkpoint and no ``loaded``.
         InputError: A bad embeddings file.
     """
     if target not in ('all', 'images', 'captions'):

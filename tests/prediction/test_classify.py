@@ -60,6 +60,11 @@ def test_dataset_gives_its_classes_and_templates(
     assert result.classes == CLASSES['eurosat']
     assert result.templates == EUROSAT_TEMPLATES
     assert [p.path for p in result.predictions] == [(image_folder / 'a.png').as_posix()]
+    # the CLI passes 'default', which also means the dataset's own ensemble
+    again = classify_images(image_folder / 'a.png', dataset='eurosat', templates='default',
+                            loaded=tiny_model)  # fmt: skip
+    assert again.templates == EUROSAT_TEMPLATES
+    torch.testing.assert_close(again.probabilities, result.probabilities)
 
 
 @pytest.mark.torchgeo

@@ -106,6 +106,8 @@ def test_search_by_text_image_and_vector(
     assert captions_only[0].score == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(ValueError, match='query has 3 dimensions'):
         search(stored, np.ones(3), k=1)
+    with pytest.raises(ValueError, match='without a checkpoint'):
+        search(stored, 'a text query needs the model')
 
 
 def test_search_reloads_the_model_named_in_the_file(
