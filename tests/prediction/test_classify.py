@@ -10,7 +10,14 @@ from prediction_reference import zero_shot_probabilities
 from rs_vlm.datasets.scene_classes import CLASSES, EUROSAT_TEMPLATES, TEMPLATES
 from rs_vlm.errors import CheckpointError, InputError
 from rs_vlm.models import create_clip
-from rs_vlm.prediction import LoadedModel, classify_images, dataset_classes, find_images
+from rs_vlm.prediction import (
+    LoadedModel,
+    classify_images,
+    dataset_classes,
+    dataset_names,
+    find_images,
+)
+from rs_vlm.prediction.inputs import check_class_names
 
 CLASS_NAMES = ['forest', 'river', 'farmland', 'harbor']
 TEMPLATES_2 = ['an aerial photo of a {}.', 'a satellite image showing {}.']
@@ -76,6 +83,10 @@ def test_dataset_names_match_the_paper_tables() -> None:
     assert 'forest' in classes and all('{}' in t for t in templates)
     with pytest.raises(ValueError, match=r'unknown dataset .*AID'):
         dataset_classes('no-such-set')
+    for name in dataset_names():
+        classes, templates = dataset_classes(name)
+        assert check_class_names(classes, name) == classes
+        assert templates and all(template.count('{}') == 1 for template in templates)
 
 
 def test_checkpoint_weights_are_used(
