@@ -166,7 +166,8 @@ def test_callbacks_instantiate_from_a_lightning_cli_style_config():
             ]
         }
     )
-    zero_shot, retrieval, probe, counting = parser.instantiate_classes(config).callbacks
+    instantiate = getattr(parser, 'instantiate', None) or parser.instantiate_classes  # < 4.49
+    zero_shot, retrieval, probe, counting = instantiate(config).callbacks
     assert type(zero_shot.datasets['scenes']).__name__ == 'NumberScenes'
     assert zero_shot.every_n_epochs == 2 and retrieval.top_k == (1,)
     assert probe.linear_search == [(0.8, 4e-5)] and probe.every_n_epochs == 5

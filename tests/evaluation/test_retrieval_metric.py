@@ -99,6 +99,7 @@ def test_bad_inputs_raise_clear_errors():
         CrossModalRetrieval().update(image_features=images)
 
 
+@pytest.mark.slow
 def test_real_rsicd_test_captions_with_bag_of_words_features(real_fixtures):
     """Real RSICD test captions (1,093 images, 5,465 captions, many exact duplicates -> ties)."""
     folder = real_fixtures / 'captions' / 'rsicd_precomp'
