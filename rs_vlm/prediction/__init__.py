@@ -5,32 +5,13 @@ The Python API mirrors ``rs-vlm predict classify`` / ``rs-vlm predict embed``::
     from rs_vlm.prediction import classify_images, embed_images, search
 
     result = classify_images('photos/', ['forest', 'river'], model_name='ViT-B-32')
+
+Names load on first access (PEP 562), so ``rs-vlm predict classify --help`` and argument
+errors answer without importing torch and open_clip.
 """
 
-from rs_vlm.prediction.classify import (
-    ClassificationResult,
-    ImagePrediction,
-    classify_images,
-    write_predictions,
-)
-from rs_vlm.prediction.embed import (
-    Embeddings,
-    SearchHit,
-    embed_captions,
-    embed_images,
-    load_embeddings,
-    save_embeddings,
-    search,
-)
-from rs_vlm.prediction.encoding import IMAGE_SUFFIXES, encode_image_files, encode_texts, find_images
-from rs_vlm.prediction.inputs import (
-    dataset_classes,
-    dataset_names,
-    read_captions,
-    read_class_names,
-    read_templates,
-)
-from rs_vlm.prediction.model import LoadedModel, load_for_prediction
+from importlib import import_module
+from typing import Any
 
 __all__ = [
     'IMAGE_SUFFIXES',
@@ -56,3 +37,26 @@ __all__ = [
     'search',
     'write_predictions',
 ]
+
+_MODULES = {
+    'classify': ('ClassificationResult', 'ImagePrediction', 'classify_images', 'write_predictions'),
+    'embed': ('Embeddings', 'SearchHit', 'embed_captions', 'embed_images', 'load_embeddings',
+              'save_embeddings', 'search'),
+    'encoding': ('IMAGE_SUFFIXES', 'encode_image_files', 'encode_texts', 'find_images'),
+    'inputs': ('dataset_classes', 'dataset_names', 'read_captions', 'read_class_names',
+               'read_templates'),
+    'model': ('LoadedModel', 'load_for_prediction'),
+}  # fmt: skip
+_LAZY = {name: module for module, names in _MODULES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names on first access (PEP 562)."""
+    if name in _LAZY:
+        return getattr(import_module(f'rs_vlm.prediction.{_LAZY[name]}'), name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+
+def __dir__() -> list[str]:
+    """Public names, for tab completion."""
+    return sorted(__all__)
