@@ -166,3 +166,17 @@ def test_embed_cli_writes_images_and_captions(
     with pytest.raises(SystemExit):
         embed_main([*COMMON, '--output', str(output)])
     assert 'give --images and/or --captions' in capsys.readouterr().err
+
+
+def test_help_answers_without_loading_torch() -> None:
+    code = (
+        'import sys\n'
+        'from rs_vlm.cli import main\n'
+        'try:\n'
+        "    main(['predict', 'classify', '--help'])\n"
+        'except SystemExit as exit_:\n'
+        "    assert exit_.code == 0 and 'torch' not in sys.modules, sorted(sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert '--classes-file' in done.stdout and '--on-error {raise,skip}' in done.stdout
