@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from lightning.fabric.utilities.load import _lazy_load
 from lightning.pytorch import Trainer
 from torch.utils.data import DataLoader
 
 from rs_vlm.errors import CheckpointError
-from rs_vlm.models import create_clip, load_model, load_weights, read_checkpoint
+from rs_vlm.models import CLIPFSDPStrategy, create_clip, load_model, load_weights, read_checkpoint
 from rs_vlm.models.export import export_checkpoint
 from rs_vlm.modules import RemoteCLIPModule
 from rs_vlm.reliability import AtomicCheckpointIO
@@ -85,6 +86,16 @@ def test_loaders_refuse_pickled_code(planted: tuple[Path, Path], load) -> None:
         load(path)
     _assert_refused(info, path, marker)
     assert not path.with_name('out.pt').exists()
+
+
+def test_fsdp_strategy_refuses_pickled_code(planted: tuple[Path, Path]) -> None:
+    """Lightning's FSDP load bypasses CheckpointIO with an unpickler that runs code."""
+    path, marker = planted
+    with pytest.raises(CheckpointError) as info:
+        CLIPFSDPStrategy().load_checkpoint(path)
+    _assert_refused(info, path, marker)
+    _lazy_load(path)  # what FSDPStrategy.load_checkpoint uses for a single file
+    assert marker.exists()  # ... does run the planted code
 
 
 def test_trainer_resume_refuses_pickled_code(planted: tuple[Path, Path], tmp_path: Path) -> None:
