@@ -38,6 +38,17 @@ class InputError(ValueError):
             where += f', key {key!r}'
         super().__init__(f'{where}: {message}')
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuild with the same fields so the error keeps its type across processes
+        # (DataLoader workers, multiprocessing pools).
+        return (_rebuild, (type(self), self.path, self.reason, self.line, self.key))
+
+
+def _rebuild(
+    cls: type[InputError], path: str, message: str, line: int | None, key: str | None
+) -> InputError:
+    return cls(path, message, line=line, key=key)
+
 
 class AnnotationError(InputError):
     """A detection or segmentation annotation file cannot be read."""
