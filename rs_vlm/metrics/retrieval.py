@@ -90,7 +90,7 @@ class CrossModalRetrieval(Metric):
         Raises:
             ValueError: If no image or caption was added, or a caption's image is missing.
         """
-        if not self.image_features or not self.text_features:
+        if _is_empty(self.image_features) or _is_empty(self.text_features):
             raise ValueError('CrossModalRetrieval.compute needs at least one image and one caption')
         image_features = dim_zero_cat(self.image_features)
         image_ids = dim_zero_cat(self.image_ids)
@@ -99,8 +99,7 @@ class CrossModalRetrieval(Metric):
         # Sorted unique ids; ``first`` picks one copy of each (padding duplicates are identical).
         unique_images, image_position = _first_of_each(image_ids)
         image_features = image_features[image_position]
-        has_text_ids = isinstance(self.text_ids, Tensor) or len(self.text_ids) > 0
-        if has_text_ids:
+        if not _is_empty(self.text_ids):
             _, text_position = _first_of_each(dim_zero_cat(self.text_ids))
             text_features = text_features[text_position]
             text_image_ids = text_image_ids[text_position]
@@ -111,6 +110,11 @@ class CrossModalRetrieval(Metric):
             missing = int(text_image_ids[~found][0])
             raise ValueError(f'a caption refers to image id {missing}, which was never added')
         return retrieval_hit_rates(image_features, text_features, caption_to_image, self.top_k)
+
+
+def _is_empty(state: list[Tensor] | Tensor) -> bool:
+    """Whether a ``cat`` state holds nothing (a list before sync, a tensor after it)."""
+    return len(state) == 0
 
 
 def _first_of_each(ids: Tensor) -> tuple[Tensor, Tensor]:
