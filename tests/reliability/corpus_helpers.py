@@ -78,7 +78,7 @@ def fit_config(
                         'dirpath': str(run_dir / 'checkpoints'),
                         'every_n_train_steps': every_n_steps,
                         'save_last': True,
-                        'save_top_k': -1,
+                        'save_top_k': 0,
                     },
                 },
                 *(callbacks or []),
