@@ -46,6 +46,7 @@ class StepRecorder(Callback):
         self.losses.append(float(outputs['loss']))
 
 
+@pytest.mark.slow
 def test_training_updates_weights_and_clamps_logit_scale() -> None:
     torch.manual_seed(0)
     module = RemoteCLIPModule('rs-vit-tiny', lr=1e-3, warmup_steps=1, max_steps=1)
@@ -154,6 +155,7 @@ def test_partial_locking_of_a_resnet_is_refused() -> None:
         RemoteCLIPModule('rs-rn-tiny', lock_image=True, lock_image_unlocked_groups=1)
 
 
+@pytest.mark.slow
 def test_grad_checkpointing_gives_the_same_gradients() -> None:
     torch.manual_seed(0)
     plain = RemoteCLIPModule('rs-vit-tiny')
@@ -195,6 +197,7 @@ def test_model_config_dict(tmp_path: Path) -> None:
     assert module.hparams.model_config == config
 
 
+@pytest.mark.slow
 def test_resume_continues_at_the_same_step_and_lr(tmp_path: Path) -> None:
     # 2 batches per epoch and no shuffling: the first resumed step sees the same batch as the
     # uninterrupted run, so restored weights give the same loss. (Later batches may differ:
