@@ -9,6 +9,7 @@ FSDP), shard the data over DDP ranks and log ``val/<dataset>/<metric>``.
 from rs_vlm.callbacks.counting import CountingCallback
 from rs_vlm.callbacks.encoding import EvaluationCallback
 from rs_vlm.callbacks.feature_probe import FeatureProbeCallback
+from rs_vlm.callbacks.metrics_table import MetricsTableCallback
 from rs_vlm.callbacks.retrieval import RetrievalCallback
 from rs_vlm.callbacks.zero_shot import ZeroShotCallback, build_zero_shot_classifier
 
@@ -16,6 +17,7 @@ __all__ = [
     'CountingCallback',
     'EvaluationCallback',
     'FeatureProbeCallback',
+    'MetricsTableCallback',
     'RetrievalCallback',
     'ZeroShotCallback',
     'build_zero_shot_classifier',
