@@ -20,3 +20,14 @@ def real_fixtures() -> Path:
     if not root.is_dir():
         pytest.skip(f'real fixtures not found at {root} (set RS_VLM_FIXTURES)')
     return root
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One intra-op thread per test process.
+
+    The tests use tiny tensors, where thread start-up costs more than it saves, and CI runs two
+    test processes on two cores (pytest-xdist): more threads would only oversubscribe them.
+    """
+    import torch
+
+    torch.set_num_threads(1)
