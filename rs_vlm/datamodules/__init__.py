@@ -20,6 +20,7 @@ from rs_vlm.datamodules.scene import (
     UCMercedDataModule,
     WHURS19DataModule,
 )
+from rs_vlm.datamodules.synthetic_aerial import SyntheticAerialDataModule
 from rs_vlm.datamodules.tokenizers import get_tokenizer
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     'RemoteCountDataModule',
     'SIRIWHUDataModule',
     'SceneDataModule',
+    'SyntheticAerialDataModule',
     'UCMercedDataModule',
     'WHURS19DataModule',
     'get_tokenizer',

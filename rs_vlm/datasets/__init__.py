@@ -29,6 +29,7 @@ from rs_vlm.datasets.samplers import EpochRandomSampler
 from rs_vlm.datasets.scene_dataset import SceneDataset
 from rs_vlm.datasets.siri_whu import SIRIWHU
 from rs_vlm.datasets.sydney_captions import SydneyCaptions
+from rs_vlm.datasets.synthetic_aerial import SyntheticAerial
 from rs_vlm.datasets.ucm_captions import UCMCaptions
 from rs_vlm.datasets.ucmerced import UCMerced
 from rs_vlm.datasets.webdataset_shards import WebDatasetShards
@@ -79,6 +80,7 @@ __all__ = [
     'RetrievalBenchmark',
     'SceneDataset',
     'SydneyCaptions',
+    'SyntheticAerial',
     'UCMCaptions',
     'UCMerced',
     'WebDatasetShards',
