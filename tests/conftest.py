@@ -31,3 +31,5 @@ def pytest_configure(config: pytest.Config) -> None:
     import torch
 
     torch.set_num_threads(1)
+    # Subprocesses the tests start (``python -m rs_vlm ...``, spawned ranks) inherit this.
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
