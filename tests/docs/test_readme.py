@@ -437,13 +437,33 @@ def _evaluate(workspace: Path, request: pytest.FixtureRequest) -> Callable[[str,
     }
     weights['logit_scale'] = torch.tensor(math.log(100.0))
     torch.save(weights, workspace / 'RemoteCLIP-ViT-B-32.pt')
+    # One benchmark present, in RSITMD's "precomp" layout: two test images, five captions each.
+    rsitmd = workspace / 'data/rsitmd'
+    names = ['harbor_1.png', 'forest_2.png']
+    for seed, name in enumerate(names):
+        _write_image(rsitmd / 'images' / name, _noise_image(seed, 64))
+    (rsitmd / 'test_filename.txt').write_text('\n'.join(names) + '\n')
+    captions = [f'{scene} picture number {i}' for scene in ('harbor', 'forest') for i in range(5)]
+    (rsitmd / 'test_caps.txt').write_text('\n'.join(captions) + '\n')
 
     def check(out: str, err: str) -> None:
         report = workspace / 'reports/vit-b-32'
         assert (report / 'report.md').is_file()
         results = json.loads((report / 'report.json').read_text(encoding='utf-8'))
-        text = json.dumps(results)
-        assert 'skip' in text.lower()  # the benchmark folders are absent here
+        assert results['model'] == 'ViT-B-32-quickgelu' and results['errors'] == []
+        skipped = {(entry['suite'], entry['dataset']) for entry in results['skipped']}
+        assert ('retrieval', 'RSICD') in skipped and ('retrieval', 'RSITMD') not in skipped
+        rsitmd = results['retrieval']['RSITMD']
+        ours = rsitmd['ours']
+        # Two images: every text query finds its image in the top 5, every image query finds
+        # its captions among all 10.
+        assert ours['t2i_r5'] == ours['t2i_r10'] == ours['i2t_r10'] == 100.0
+        keys = [f'{way}_r{k}' for way in ('i2t', 't2i') for k in (1, 5, 10)]
+        assert ours['mean_recall'] == pytest.approx(sum(ours[key] for key in keys) / 6)
+        assert rsitmd['paper']['mean_recall'] == 49.38  # Table II, RemoteCLIP ViT-B-32
+        assert rsitmd['difference']['mean_recall'] == pytest.approx(
+            ours['mean_recall'] - 49.38, abs=0.01
+        )
 
     return check
 
