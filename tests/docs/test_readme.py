@@ -237,7 +237,10 @@ def _run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
         patch.setattr(sys, 'argv', ['rs-vlm', *argv])
         with warnings.catch_warnings():
             warnings.filterwarnings('ignore', message=".*LightningCLI's args parameter")
-            code = main(argv)
+            try:
+                code = main(argv)
+            except SystemExit as exit_:  # argparse's answer to a wrong option
+                code = exit_.code if isinstance(exit_.code, int) else 1
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
