@@ -29,7 +29,7 @@ import yaml
 from PIL import Image
 from readme_blocks import CodeBlock, ShellCommand, ci_commands, readme_blocks, shell_commands
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group('readme')]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 README = REPO_ROOT / 'README.md'
