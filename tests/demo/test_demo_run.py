@@ -9,23 +9,21 @@ from rs_vlm.cli import main
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'demo.yaml'
 
-#: The shortened run: 640 training images, 5 epochs of 10 steps, evaluation at the end; seed 0
-#: (the config's). Measured figures are in docs/demo.md.
+#: The shortened run: 6 of the demo's 14 epochs (126 steps), evaluation at the end, seed 0 (the
+#: config's). It measured 5.9x / 13.5x / 2.1x chance (zero-shot / retrieval / counting), see
+#: docs/demo.md.
 SHORT_RUN = [
-    '--trainer.max_epochs=5',
-    '--trainer.check_val_every_n_epoch=5',
+    '--trainer.max_epochs=6',
+    '--trainer.check_val_every_n_epoch=6',
     '--trainer.enable_progress_bar=false',
-    '--data.init_args.train_length=640',
-    '--model.init_args.warmup_steps=10',
 ]
 
-#: Required multiple of chance on the shortened run (the full demo reaches >= 3x on all three).
-#: Counting only rises above chance after ~150 steps (docs/demo.md), beyond a test's time, so
-#: here its number is only checked to be logged and printed.
+#: Required multiple of chance on the shortened run (the full demo reaches >= 3x on all three);
+#: counting is learnt last, so its bar is lower here.
 MIN_RATIO = {
-    'val/synthetic_scene/top1': 2.0,
-    'val/synthetic_retrieval/mean_recall': 2.0,
-    'val/synthetic_count/top1': 0.0,
+    'val/synthetic_scene/top1': 3.0,
+    'val/synthetic_retrieval/mean_recall': 3.0,
+    'val/synthetic_count/top1': 1.5,
 }
 
 
