@@ -6,6 +6,7 @@ they batch; training adds the paper's augmentation; everything is CLIP-normalise
 unchanged with torchgeo's ``ClassificationTask``.
 """
 
+from pathlib import Path
 from typing import Any
 
 from torch import Tensor
@@ -19,7 +20,7 @@ from rs_vlm.datamodules.augmentation import (
 )
 from rs_vlm.datamodules.caption import apply_image_augmentation
 from rs_vlm.datasets.aid import AID
-from rs_vlm.datasets.bad_input import collate_skipping_bad
+from rs_vlm.datasets.bad_input import OnError, collate_skipping_bad
 from rs_vlm.datasets.eurosat_rgb import EuroSATRGB
 from rs_vlm.datasets.mlrsnet import MLRSNet
 from rs_vlm.datasets.optimal31 import OPTIMAL31
@@ -130,222 +131,122 @@ class SceneDataModule(NonGeoDataModule):
         return apply_image_augmentation(aug, batch)
 
 
-class AIDDataModule(SceneDataModule):
+class _NamedSceneDataModule(SceneDataModule):
+    """A :class:`SceneDataModule` bound to one dataset class (set by subclasses).
+
+    The dataset arguments are named here (not only ``**kwargs``) so that LightningCLI configs
+    can set them (``--data.root data/AID``).
+
+    Args:
+        root: Folder of the dataset.
+        batch_size: Batch size.
+        num_workers: DataLoader workers.
+        image_size: Side of the square model input.
+        download: Download the dataset if it is missing (where a source is known).
+        checksum: Check the MD5 of downloaded archives.
+        on_error: Unreadable images: ``'raise'`` or ``'skip'`` (counted).
+        **kwargs: Other dataset arguments (e.g. ``min_per_class``).
+    """
+
+    scene_dataset: type[SceneDataset]
+
+    def __init__(
+        self,
+        root: str | Path = 'data',
+        batch_size: int = 64,
+        num_workers: int = 0,
+        image_size: int = 224,
+        download: bool = False,
+        checksum: bool = False,
+        on_error: OnError = 'raise',
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            self.scene_dataset,
+            batch_size,
+            num_workers,
+            image_size,
+            root=root,
+            download=download,
+            checksum=checksum,
+            on_error=on_error,
+            **kwargs,
+        )
+
+
+class AIDDataModule(_NamedSceneDataModule):
     """AID datamodule (paper split, CLIP normalisation)."""
 
-    def __init__(
-        self, batch_size: int = 64, num_workers: int = 0, image_size: int = 224, **kwargs: Any
-    ) -> None:
-        """Create the datamodule.
-
-        Args:
-            batch_size: Batch size.
-            num_workers: DataLoader workers.
-            image_size: Side of the square model input.
-            **kwargs: Passed to :class:`~rs_vlm.datasets.AID` (``root``, ``download``, ...).
-        """
-        super().__init__(AID, batch_size, num_workers, image_size, **kwargs)
+    scene_dataset = AID
 
 
-class EuroSATRGBDataModule(SceneDataModule):
+class EuroSATRGBDataModule(_NamedSceneDataModule):
     """EuroSAT (RGB bands) datamodule (paper split, CLIP normalisation)."""
 
-    def __init__(
-        self, batch_size: int = 64, num_workers: int = 0, image_size: int = 224, **kwargs: Any
-    ) -> None:
-        """Create the datamodule.
-
-        Args:
-            batch_size: Batch size.
-            num_workers: DataLoader workers.
-            image_size: Side of the square model input.
-            **kwargs: Passed to :class:`~rs_vlm.datasets.EuroSATRGB` (``root``, ``download``, ...).
-        """
-        super().__init__(EuroSATRGB, batch_size, num_workers, image_size, **kwargs)
+    scene_dataset = EuroSATRGB
 
 
-class MLRSNetDataModule(SceneDataModule):
+class MLRSNetDataModule(_NamedSceneDataModule):
     """MLRSNet datamodule (paper split, CLIP normalisation)."""
 
-    def __init__(
-        self, batch_size: int = 64, num_workers: int = 0, image_size: int = 224, **kwargs: Any
-    ) -> None:
-        """Create the datamodule.
-
-        Args:
-            batch_size: Batch size.
-            num_workers: DataLoader workers.
-            image_size: Side of the square model input.
-            **kwargs: Passed to :class:`~rs_vlm.datasets.MLRSNet` (``root``, ``download``, ...).
-        """
-        super().__init__(MLRSNet, batch_size, num_workers, image_size, **kwargs)
+    scene_dataset = MLRSNet
 
 
-class OPTIMAL31DataModule(SceneDataModule):
+class OPTIMAL31DataModule(_NamedSceneDataModule):
     """OPTIMAL-31 datamodule (paper split, CLIP normalisation)."""
 
-    def __init__(
-        self, batch_size: int = 64, num_workers: int = 0, image_size: int = 224, **kwargs: Any
-    ) -> None:
-        """Create the datamodule.
-
-        Args:
-            batch_size: Batch size.
-            num_workers: DataLoader workers.
-            image_size: Side of the square model input.
-            **kwargs: Passed to :class:`~rs_vlm.datasets.OPTIMAL31` (``root``, ``download``, ...).
-        """
-        super().__init__(OPTIMAL31, batch_size, num_workers, image_size, **kwargs)
+    scene_dataset = OPTIMAL31
 
 
-class PatternNetDataModule(SceneDataModule):
+class PatternNetDataModule(_NamedSceneDataModule):
     """PatternNet datamodule (paper split, CLIP normalisation)."""
 
-    def __init__(
-        self, batch_size: int = 64, num_workers: int = 0, image_size: int = 224, **kwargs: Any
-    ) -> None:
-        """Create the datamodule.
-
-        Args:
-            batch_size: Batch size.
-            num_workers: DataLoader workers.
-            image_size: Side of the square model input.
-            **kwargs: Passed to :class:`~rs_vlm.datasets.PatternNet` (``root``, ``download``, ...).
-        """
-        super().__init__(PatternNet, batch_size, num_workers, image_size, **kwargs)
+    scene_dataset = PatternNet
 
 
-class RESISC45DataModule(SceneDataModule):
+class RESISC45DataModule(_NamedSceneDataModule):
     """NWPU-RESISC45 datamodule (paper split, CLIP normalisation)."""
 
-    def __init__(
-        self, batch_size: int = 64, num_workers: int = 0, image_size: int = 224, **kwargs: Any
-    ) -> None:
-        """Create the datamodule.
-
-        Args:
-            batch_size: Batch size.
-            num_workers: DataLoader workers.
-            image_size: Side of the square model input.
-            **kwargs: Passed to :class:`~rs_vlm.datasets.RESISC45` (``root``, ``download``, ...).
-        """
-        super().__init__(RESISC45, batch_size, num_workers, image_size, **kwargs)
+    scene_dataset = RESISC45
 
 
-class RSC11DataModule(SceneDataModule):
+class RSC11DataModule(_NamedSceneDataModule):
     """RSC11 datamodule (paper split, CLIP normalisation)."""
 
-    def __init__(
-        self, batch_size: int = 64, num_workers: int = 0, image_size: int = 224, **kwargs: Any
-    ) -> None:
-        """Create the datamodule.
-
-        Args:
-            batch_size: Batch size.
-            num_workers: DataLoader workers.
-            image_size: Side of the square model input.
-            **kwargs: Passed to :class:`~rs_vlm.datasets.RSC11` (``root``, ``download``, ...).
-        """
-        super().__init__(RSC11, batch_size, num_workers, image_size, **kwargs)
+    scene_dataset = RSC11
 
 
-class RSICB128DataModule(SceneDataModule):
+class RSICB128DataModule(_NamedSceneDataModule):
     """RSI-CB128 datamodule (paper split, CLIP normalisation)."""
 
-    def __init__(
-        self, batch_size: int = 64, num_workers: int = 0, image_size: int = 224, **kwargs: Any
-    ) -> None:
-        """Create the datamodule.
-
-        Args:
-            batch_size: Batch size.
-            num_workers: DataLoader workers.
-            image_size: Side of the square model input.
-            **kwargs: Passed to :class:`~rs_vlm.datasets.RSICB128` (``root``, ``download``, ...).
-        """
-        super().__init__(RSICB128, batch_size, num_workers, image_size, **kwargs)
+    scene_dataset = RSICB128
 
 
-class RSICB256DataModule(SceneDataModule):
+class RSICB256DataModule(_NamedSceneDataModule):
     """RSI-CB256 datamodule (paper split, CLIP normalisation)."""
 
-    def __init__(
-        self, batch_size: int = 64, num_workers: int = 0, image_size: int = 224, **kwargs: Any
-    ) -> None:
-        """Create the datamodule.
-
-        Args:
-            batch_size: Batch size.
-            num_workers: DataLoader workers.
-            image_size: Side of the square model input.
-            **kwargs: Passed to :class:`~rs_vlm.datasets.RSICB256` (``root``, ``download``, ...).
-        """
-        super().__init__(RSICB256, batch_size, num_workers, image_size, **kwargs)
+    scene_dataset = RSICB256
 
 
-class RSSCN7DataModule(SceneDataModule):
+class RSSCN7DataModule(_NamedSceneDataModule):
     """RSSCN7 (RS2800) datamodule (paper split, CLIP normalisation)."""
 
-    def __init__(
-        self, batch_size: int = 64, num_workers: int = 0, image_size: int = 224, **kwargs: Any
-    ) -> None:
-        """Create the datamodule.
-
-        Args:
-            batch_size: Batch size.
-            num_workers: DataLoader workers.
-            image_size: Side of the square model input.
-            **kwargs: Passed to :class:`~rs_vlm.datasets.RSSCN7` (``root``, ``download``, ...).
-        """
-        super().__init__(RSSCN7, batch_size, num_workers, image_size, **kwargs)
+    scene_dataset = RSSCN7
 
 
-class SIRIWHUDataModule(SceneDataModule):
+class SIRIWHUDataModule(_NamedSceneDataModule):
     """SIRI-WHU (WHU-earth) datamodule (paper split, CLIP normalisation)."""
 
-    def __init__(
-        self, batch_size: int = 64, num_workers: int = 0, image_size: int = 224, **kwargs: Any
-    ) -> None:
-        """Create the datamodule.
-
-        Args:
-            batch_size: Batch size.
-            num_workers: DataLoader workers.
-            image_size: Side of the square model input.
-            **kwargs: Passed to :class:`~rs_vlm.datasets.SIRIWHU` (``root``, ``download``, ...).
-        """
-        super().__init__(SIRIWHU, batch_size, num_workers, image_size, **kwargs)
+    scene_dataset = SIRIWHU
 
 
-class UCMercedDataModule(SceneDataModule):
+class UCMercedDataModule(_NamedSceneDataModule):
     """UC Merced datamodule (paper split, CLIP normalisation)."""
 
-    def __init__(
-        self, batch_size: int = 64, num_workers: int = 0, image_size: int = 224, **kwargs: Any
-    ) -> None:
-        """Create the datamodule.
-
-        Args:
-            batch_size: Batch size.
-            num_workers: DataLoader workers.
-            image_size: Side of the square model input.
-            **kwargs: Passed to :class:`~rs_vlm.datasets.UCMerced` (``root``, ``download``, ...).
-        """
-        super().__init__(UCMerced, batch_size, num_workers, image_size, **kwargs)
+    scene_dataset = UCMerced
 
 
-class WHURS19DataModule(SceneDataModule):
+class WHURS19DataModule(_NamedSceneDataModule):
     """WHU-RS19 datamodule (paper split, CLIP normalisation)."""
 
-    def __init__(
-        self, batch_size: int = 64, num_workers: int = 0, image_size: int = 224, **kwargs: Any
-    ) -> None:
-        """Create the datamodule.
-
-        Args:
-            batch_size: Batch size.
-            num_workers: DataLoader workers.
-            image_size: Side of the square model input.
-            **kwargs: Passed to :class:`~rs_vlm.datasets.WHURS19` (``root``, ``download``, ...).
-        """
-        super().__init__(WHURS19, batch_size, num_workers, image_size, **kwargs)
+    scene_dataset = WHURS19

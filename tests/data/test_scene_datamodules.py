@@ -50,3 +50,27 @@ def test_torchgeo_classification_task_trains_on_our_datamodule(tmp_path: Path, m
     assert trainer.state.finished
     changed = any(not torch.equal(a, b) for a, b in zip(before, task.model.parameters()))
     assert changed
+
+
+@pytest.mark.torchgeo
+def test_lightning_cli_config_sets_the_dataset_root(tmp_path: Path) -> None:
+    from jsonargparse import ArgumentParser
+    from lightning.pytorch import LightningDataModule
+
+    from rs_vlm.datamodules import AIDDataModule, WHURS19DataModule
+
+    parser = ArgumentParser()
+    parser.add_subclass_arguments(LightningDataModule, 'data')
+    for cls, dataset in ((AIDDataModule, 'AID'), (WHURS19DataModule, 'WHURS19')):
+        config = parser.parse_args(
+            [
+                f'--data={cls.__module__}.{cls.__name__}',
+                f'--data.root={tmp_path}',
+                '--data.batch_size=4',
+            ]
+        )
+        datamodule = parser.instantiate_classes(config).data
+        assert isinstance(datamodule, cls)
+        assert datamodule.dataset_class.__name__ == dataset
+        assert datamodule.kwargs['root'] == str(tmp_path)
+        assert datamodule.batch_size == 4
