@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 from torchgeo.datamodules import NonGeoDataModule
 
 from rs_vlm.datamodules.augmentation import (
+    ImageAugmentation,
     clip_eval_augmentation,
     clip_mean_std,
     clip_train_augmentation,
@@ -45,7 +46,10 @@ def apply_image_augmentation(
         The batch with the augmented, normalised image.
     """
     batch = dict(batch)
-    batch['image'] = aug({'image': batch['image']})['image']
+    image = batch['image']
+    if not isinstance(aug, ImageAugmentation) and not image.is_floating_point():
+        image = image.float()  # kornia takes float images only
+    batch['image'] = aug({'image': image})['image']
     return batch
 
 
@@ -56,6 +60,9 @@ class CaptionDataModule(NonGeoDataModule):
     'text': Long [B, L], 'caption': list[str]}``. Training images get the paper's augmentation
     (random resized crop, horizontal flip, rotation by multiples of 90 degrees); validation and
     test images are resized. ``mean``/``std`` are CLIP's, in 0..255 image units.
+
+    The loaders' own batches carry uint8 images (0..255): a quarter of the float bytes to pass
+    from the workers and to copy to the GPU. ``on_after_batch_transfer`` makes them float.
 
     Args:
         train_csv: Training CSV/TSV (``filepath``, ``title``; paths relative to its folder).
@@ -123,7 +130,7 @@ class CaptionDataModule(NonGeoDataModule):
         path = self.csv_files.get(split)
         if path is None:
             return None
-        return CaptionCSVDataset(
+        dataset = CaptionCSVDataset(
             path,
             mode='train',
             image_size=self.image_size,
@@ -133,6 +140,8 @@ class CaptionDataModule(NonGeoDataModule):
             seed=self.seed,
             on_error=self.on_error,
         )
+        dataset.image_dtype = torch.uint8  # made float in on_after_batch_transfer
+        return dataset
 
     def setup(self, stage: str) -> None:
         """Build the datasets the stage needs.

@@ -101,6 +101,7 @@ class CaptionMixtureDataModule(CaptionDataModule):
             pairs.mode = 'train'
             pairs.tokenizer = pairs.tokenizer or self.tokenizer  # type: ignore[assignment]
             pairs.caption_index = _first_caption  # type: ignore[method-assign]
+            pairs.image_dtype = torch.uint8
             self._val_pairs.append(pairs)
 
     def make_dataset(self, split: str) -> Dataset[Any] | None:
@@ -113,7 +114,8 @@ class CaptionMixtureDataModule(CaptionDataModule):
             The dataset, or None.
         """
         if split == 'train':
-            return CaptionMixture(self.train_sources)
+            # shallow copies read as uint8 (see CaptionDataModule), the caller's corpora unchanged
+            return CaptionMixture([_read_as_uint8(source) for source in self.train_sources])
         if split in ('val', 'test') and self._val_pairs:
             return CaptionMixture(self._val_pairs)
         return None
@@ -143,3 +145,9 @@ class CaptionMixtureDataModule(CaptionDataModule):
 
 def _first_caption(index: int, epoch: int) -> int:
     return 0
+
+
+def _read_as_uint8(corpus: CaptionCorpus) -> CaptionCorpus:
+    copied = copy.copy(corpus)
+    copied.image_dtype = torch.uint8
+    return copied

@@ -45,7 +45,13 @@ class CaptionCorpus(NonGeoDataset):
         seed: Seed of the per-epoch caption choice.
         on_error: ``'raise'`` or ``'skip'`` for unreadable images.
         policy: A policy already used while parsing (keeps its count); overrides ``on_error``.
+
+    Attributes:
+        image_dtype: ``torch.float32`` (default, torchgeo's convention) or ``torch.uint8``;
+            the caption datamodules set uint8 on the datasets they load batches from.
     """
+
+    image_dtype: torch.dtype = torch.float32
 
     def __init__(
         self,
@@ -114,14 +120,14 @@ class CaptionCorpus(NonGeoDataset):
             index: Image index.
 
         Returns:
-            A float32 ``[3, H, W]`` tensor in 0..255, or None.
+            A ``[3, H, W]`` tensor in 0..255 of :attr:`image_dtype`, or None.
 
         Raises:
             CorpusError: The image is missing or cannot be decoded (policy ``'raise'``).
         """
         path = self.image_paths[index]
         try:
-            return load_image(path, self.image_size)
+            return load_image(path, self.image_size, self.image_dtype)
         except (OSError, ValueError, SyntaxError, RuntimeError) as error:
             self.policy.handle(
                 path, f'cannot read image listed in {self.source}: {error}', cause=error

@@ -205,7 +205,7 @@ class WebDatasetShards(CaptionCorpus):
             index: Sample index.
 
         Returns:
-            Float32 ``[3, H, W]`` in 0..255, or None (bad image, policy ``'skip'``).
+            ``[3, H, W]`` in 0..255 of :attr:`image_dtype`, or None (bad image, policy ``'skip'``).
         """
         shard, name, offset, size, _ = self.samples[index]
         try:
@@ -214,7 +214,9 @@ class WebDatasetShards(CaptionCorpus):
             data = handle.read(size)
             if len(data) != size:
                 raise OSError(f'truncated shard: read {len(data)} of {size} bytes')
-            return decode_image_bytes(data, '.' + name.rpartition('.')[2], self.image_size)
+            return decode_image_bytes(
+                data, '.' + name.rpartition('.')[2], self.image_size, self.image_dtype
+            )
         except (OSError, ValueError, SyntaxError, RuntimeError) as error:
             self.policy.handle(
                 self.folder / shard, f'cannot read image: {error}', key=name, cause=error

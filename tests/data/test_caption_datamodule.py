@@ -19,14 +19,16 @@ def test_batches_follow_the_contract(caption_csv: Path) -> None:
     datamodule.trainer = SimpleNamespace(training=False)  # type: ignore[assignment]
     raw = next(iter(datamodule.val_dataloader()))
     assert raw['image'].shape == (4, 3, 32, 32)
+    assert raw['image'].dtype == torch.uint8  # shipped as uint8, made float after transfer
     assert raw['text'].dtype == torch.long and raw['text'].shape == (4, 16)
     assert torch.equal(raw['text'], tokenizer(raw['caption']))
     dataset = CaptionCSVDataset(caption_csv, mode='retrieval', image_size=32)
-    assert torch.allclose(raw['image'][1], dataset[1]['image'])
+    assert dataset[1]['image'].dtype == torch.float32  # the dataset's own default
+    assert torch.equal(raw['image'][1].float(), dataset[1]['image'])
     batch = datamodule.on_after_batch_transfer(dict(raw), 0)
     mean = torch.tensor(CLIP_MEAN).view(3, 1, 1)
     std = torch.tensor(CLIP_STD).view(3, 1, 1)
-    expected = (raw['image'] / 255 - mean) / std
+    expected = (raw['image'].float() / 255 - mean) / std
     assert torch.allclose(batch['image'], expected, atol=1e-4)
     assert batch['caption'] == raw['caption']
 
@@ -74,3 +76,38 @@ def test_epoch_order_is_a_function_of_seed_and_epoch(caption_csv: Path) -> None:
 def test_unknown_tokenizer_name_is_refused(caption_csv: Path) -> None:
     with pytest.raises(ValueError, match='unknown model name'):
         CaptionDataModule(train_csv=caption_csv, tokenizer='no-such-model')
+
+
+@pytest.mark.parametrize('size', [224, 37])
+def test_uint8_crop_matches_kornia_float_crop(size: int) -> None:
+    """The uint8 fast path uses kornia's boxes and equals its float result to 1 grey level."""
+    datamodule_aug = CaptionDataModule(image_size=size).train_aug
+    crop = datamodule_aug[0]
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (6, 3, 64, 80), generator=gen, dtype=torch.uint8)
+    params = crop.forward_parameters(images.shape)
+    ours = crop(images, params)
+    assert ours.dtype == torch.uint8 and ours.shape == (6, 3, size, size)
+    kornia_float = crop(images.float(), params)
+    assert kornia_float.dtype == torch.float32
+    difference = (ours.float() - kornia_float).abs()
+    assert difference.max() <= 1.0 + 1e-3 and difference.mean() < 0.5
+    # same random stream: drawing again from the same seed gives the same boxes either way
+    torch.manual_seed(5)
+    first = crop(images)
+    torch.manual_seed(5)
+    second = crop(images.float())
+    assert (first.float() - second).abs().max() <= 1.0 + 1e-3
+
+
+def test_uint8_and_float_batches_give_the_same_training_images(caption_csv: Path) -> None:
+    datamodule = CaptionDataModule(train_csv=caption_csv, image_size=32, batch_size=4)
+    images = torch.randint(0, 256, (4, 3, 48, 48), dtype=torch.uint8)
+    torch.manual_seed(3)
+    from_uint8 = datamodule.train_aug({'image': images})['image']
+    torch.manual_seed(3)
+    from_float = datamodule.train_aug({'image': images.float()})['image']
+    assert from_uint8.dtype == from_float.dtype == torch.float32
+    one_level = 1 / (255 * min(CLIP_STD))
+    assert (from_uint8 - from_float).abs().max() <= one_level + 1e-4
+    assert (from_uint8 - from_float).abs().mean() < 0.5 * one_level

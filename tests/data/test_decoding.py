@@ -73,3 +73,23 @@ def test_truncated_file_raises_oserror(tmp_path: Path, make_image) -> None:
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(OSError):
         load_image(path)
+
+
+def test_uint8_output_for_8_bit_16_bit_and_bytes(tmp_path: Path, make_image) -> None:
+    path = make_image(tmp_path / 'x.jpg', (40, 30))
+    for size in (None, 20):
+        as_uint8 = load_image(path, size, dtype=torch.uint8)
+        assert as_uint8.dtype == torch.uint8
+        assert torch.equal(as_uint8.float(), load_image(path, size))  # 8-bit: no rounding
+    assert torch.equal(
+        decode_image_bytes(path.read_bytes(), '.jpg', 20, dtype=torch.uint8),
+        load_image(path, 20, dtype=torch.uint8),
+    )
+    deep = (np.arange(48, dtype=np.uint16).reshape(6, 8) * 1000).astype(np.uint16)
+    Image.fromarray(deep).save(tmp_path / 'd.png')
+    rounded = np.clip(np.round(_stretch(deep)), 0, 255)
+    as_uint8 = load_image(tmp_path / 'd.png', dtype=torch.uint8)
+    assert as_uint8.dtype == torch.uint8
+    assert np.abs(as_uint8[0].numpy().astype(np.float64) - rounded).max() <= 1  # stretch, rounded
+    with pytest.raises(ValueError, match=r'float32 or torch\.uint8, got torch\.float16'):
+        load_image(path, dtype=torch.float16)
