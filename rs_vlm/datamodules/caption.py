@@ -203,10 +203,16 @@ class CaptionDataModule(NonGeoDataModule):
         if trainer is None:
             return batch
         if not trainer.training:
-            return apply_image_augmentation(self.aug, batch)
-        position = batch_position(trainer)
-        if position is None:
-            return apply_image_augmentation(self.train_aug, batch)
-        # Augmentation drawn from (seed, epoch, batch, rank): replays exactly after a resume.
-        with seeded_rng(self.seed, *position, device=batch['image'].device):
-            return apply_image_augmentation(self.train_aug, batch)
+            out = apply_image_augmentation(self.aug, batch)
+        elif (position := batch_position(trainer)) is None:
+            out = apply_image_augmentation(self.train_aug, batch)
+        else:
+            # Augmentation drawn from (seed, epoch, batch, rank): replays exactly after a resume.
+            with seeded_rng(self.seed, *position, device=batch['image'].device):
+                out = apply_image_augmentation(self.train_aug, batch)
+        precision = getattr(trainer, 'precision_plugin', None)
+        if precision is not None and not batch['image'].is_floating_point():
+            # Lightning casts float inputs for "*-true" precision before the transfer, which
+            # left our uint8 images alone: cast the float images they have become.
+            out['image'] = precision.convert_input(out['image'])
+        return out

@@ -111,3 +111,46 @@ def test_uint8_and_float_batches_give_the_same_training_images(caption_csv: Path
     one_level = 1 / (255 * min(CLIP_STD))
     assert (from_uint8 - from_float).abs().max() <= one_level + 1e-4
     assert (from_uint8 - from_float).abs().mean() < 0.5 * one_level
+
+
+@pytest.mark.parametrize(
+    ('precision', 'dtype'),
+    [('bf16-true', torch.bfloat16), ('bf16-mixed', torch.float32), ('64-true', torch.float64)],
+)
+def test_uint8_batches_reach_the_model_in_the_precision_dtype(
+    caption_csv: Path, precision: str, dtype: torch.dtype
+) -> None:
+    """Lightning casts float inputs before the transfer; uint8 images are cast after it."""
+    from lightning.pytorch import Callback, Trainer
+
+    from rs_vlm.modules import RemoteCLIPModule
+
+    seen: list[torch.dtype] = []
+
+    class ImageDtype(Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+            seen.append(batch['image'].dtype)
+
+        def on_validation_batch_start(
+            self, trainer, pl_module, batch, batch_idx, dataloader_idx=0
+        ) -> None:
+            seen.append(batch['image'].dtype)
+
+    datamodule = CaptionDataModule(
+        train_csv=caption_csv, val_csv=caption_csv, image_size=32, batch_size=3
+    )
+    trainer = Trainer(
+        accelerator='cpu',
+        precision=precision,
+        max_steps=1,
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[ImageDtype()],
+    )
+    module = RemoteCLIPModule('rs-vit-tiny', lr=1e-3, warmup_steps=1, max_steps=1)
+    trainer.fit(module, datamodule=datamodule)
+    assert seen and set(seen) == {dtype}
