@@ -163,7 +163,7 @@ def clip_train_augmentation(
         crop_scale: Area range of the random crop.
 
     Returns:
-        A pipeline for ``{'image': float [B, 3, H, W]}`` dicts.
+        A pipeline for ``{'image': [B, 3, H, W]}`` dicts (float or uint8 in 0..255).
     """
     return ImageAugmentation(
         RandomResizedCrop((image_size, image_size), scale=crop_scale, p=1.0, keepdim=True),
