@@ -15,9 +15,12 @@ from torch.utils.data import default_collate
 
 from rs_vlm.errors import CorpusError, InputError
 
-__all__ = ['BadInputPolicy', 'OnError', 'collate_skipping_bad']
+__all__ = ['IMAGE_READ_ERRORS', 'BadInputPolicy', 'OnError', 'collate_skipping_bad']
 
 OnError = Literal['raise', 'skip']
+
+#: What Pillow, rasterio and our decoders raise for a missing, truncated or foreign image.
+IMAGE_READ_ERRORS = (OSError, ValueError, SyntaxError, RuntimeError)
 
 logger = logging.getLogger('rs_vlm.datasets')
 
@@ -63,6 +66,34 @@ class BadInputPolicy:
             raise error from cause
         self.num_skipped += 1
         logger.warning('skipped bad input (%d so far): %s', self.num_skipped, error)
+
+    def read_image(
+        self,
+        read: Callable[[], torch.Tensor],
+        path: str | Path,
+        context: str = 'cannot read image',
+        *,
+        key: str | None = None,
+    ) -> torch.Tensor | None:
+        """Run an image read; on a read error raise or count it as the policy says.
+
+        Args:
+            read: Returns the decoded image.
+            path: The file named in the error.
+            context: What failed, put before the decoder's message.
+            key: Member or key within ``path``, when it applies.
+
+        Returns:
+            The image, or None when it was bad and skipped.
+
+        Raises:
+            InputError: With ``on_error='raise'``, chained to the decoder's error.
+        """
+        try:
+            return read()
+        except IMAGE_READ_ERRORS as error:
+            self.handle(path, f'{context}: {error}', key=key, cause=error)
+            return None
 
 
 def collate_skipping_bad(

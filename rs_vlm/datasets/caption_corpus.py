@@ -126,13 +126,11 @@ class CaptionCorpus(NonGeoDataset):
             CorpusError: The image is missing or cannot be decoded (policy ``'raise'``).
         """
         path = self.image_paths[index]
-        try:
-            return load_image(path, self.image_size, self.image_dtype)
-        except (OSError, ValueError, SyntaxError, RuntimeError) as error:
-            self.policy.handle(
-                path, f'cannot read image listed in {self.source}: {error}', cause=error
-            )
-            return None
+        return self.policy.read_image(
+            lambda: load_image(path, self.image_size, self.image_dtype),
+            path,
+            f'cannot read image listed in {self.source}',
+        )
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any] | None:  # type: ignore[override]
         """Return one sample.

@@ -169,11 +169,7 @@ class RemoteCount(NonGeoDataset):
 
     def _load(self, index: int) -> Tensor | None:
         path = self.files[index]
-        try:
-            return load_image(path, self.image_size)
-        except (OSError, ValueError, SyntaxError, RuntimeError) as error:
-            self.policy.handle(path, f'cannot read image: {error}', cause=error)
-            return None
+        return self.policy.read_image(lambda: load_image(path, self.image_size), path)
 
     @property
     def num_skipped(self) -> int:

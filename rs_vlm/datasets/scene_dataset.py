@@ -192,11 +192,7 @@ class SceneDataset(NonGeoDataset):
             Float32 ``[3, H, W]`` in 0..255, or None.
         """
         path = self.files[index]
-        try:
-            return load_image(path, self.image_size)
-        except (OSError, ValueError, SyntaxError, RuntimeError) as error:
-            self.policy.handle(path, f'cannot read image: {error}', cause=error)
-            return None
+        return self.policy.read_image(lambda: load_image(path, self.image_size), path)
 
     def __getitem__(self, index: int) -> dict[str, Any] | None:  # type: ignore[override]
         """Return ``{'image': float [3, H, W] in 0..255, 'label': long}`` (None if skipped).

@@ -208,20 +208,17 @@ class WebDatasetShards(CaptionCorpus):
             ``[3, H, W]`` in 0..255 of :attr:`image_dtype`, or None (bad image, policy ``'skip'``).
         """
         shard, name, offset, size, _ = self.samples[index]
-        try:
+
+        def read() -> Tensor:
             handle = self._file(shard)
             handle.seek(offset)
             data = handle.read(size)
             if len(data) != size:
                 raise OSError(f'truncated shard: read {len(data)} of {size} bytes')
-            return decode_image_bytes(
-                data, '.' + name.rpartition('.')[2], self.image_size, self.image_dtype
-            )
-        except (OSError, ValueError, SyntaxError, RuntimeError) as error:
-            self.policy.handle(
-                self.folder / shard, f'cannot read image: {error}', key=name, cause=error
-            )
-            return None
+            suffix = '.' + name.rpartition('.')[2]
+            return decode_image_bytes(data, suffix, self.image_size, self.image_dtype)
+
+        return self.policy.read_image(read, self.folder / shard, key=name)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without open file handles (for DataLoader workers)."""
