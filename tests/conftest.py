@@ -1,7 +1,9 @@
 """Shared test fixtures: the path to the real fixtures in shared/ and small helpers."""
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +22,27 @@ def real_fixtures() -> Path:
     if not root.is_dir():
         pytest.skip(f'real fixtures not found at {root} (set RS_VLM_FIXTURES)')
     return root
+
+
+@pytest.fixture(scope='session')
+def quiet_trainer() -> Callable[..., Any]:
+    """Make a CPU ``Trainer`` without logger, checkpoints, progress bar or summary.
+
+    Keyword arguments add to or override those settings.
+    """
+    from lightning.pytorch import Trainer
+
+    def make(**options: Any) -> Trainer:
+        settings: dict[str, Any] = {
+            'accelerator': 'cpu',
+            'logger': False,
+            'enable_checkpointing': False,
+            'enable_progress_bar': False,
+            'enable_model_summary': False,
+        }
+        return Trainer(**{**settings, **options})
+
+    return make
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -118,10 +118,10 @@ def test_uint8_and_float_batches_give_the_same_training_images(caption_csv: Path
     [('bf16-true', torch.bfloat16), ('bf16-mixed', torch.float32), ('64-true', torch.float64)],
 )
 def test_uint8_batches_reach_the_model_in_the_precision_dtype(
-    caption_csv: Path, precision: str, dtype: torch.dtype
+    caption_csv: Path, precision: str, dtype: torch.dtype, quiet_trainer
 ) -> None:
     """Lightning casts float inputs before the transfer; uint8 images are cast after it."""
-    from lightning.pytorch import Callback, Trainer
+    from lightning.pytorch import Callback
 
     from rs_vlm.modules import RemoteCLIPModule
 
@@ -139,16 +139,11 @@ def test_uint8_batches_reach_the_model_in_the_precision_dtype(
     datamodule = CaptionDataModule(
         train_csv=caption_csv, val_csv=caption_csv, image_size=32, batch_size=3
     )
-    trainer = Trainer(
-        accelerator='cpu',
+    trainer = quiet_trainer(
         precision=precision,
         max_steps=1,
         limit_val_batches=1,
         num_sanity_val_steps=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         callbacks=[ImageDtype()],
     )
     module = RemoteCLIPModule('rs-vit-tiny', lr=1e-3, warmup_steps=1, max_steps=1)

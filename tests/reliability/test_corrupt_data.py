@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from corpus_helpers import write_caption_corpus
-from lightning.pytorch import Trainer
 from lightning.pytorch.loggers import CSVLogger
 
 from rs_vlm.datamodules import CaptionDataModule
@@ -27,7 +26,7 @@ def _plant_corrupt_images(folder: Path) -> list[Path]:
 
 @pytest.mark.slow
 @pytest.mark.torchgeo
-def test_one_percent_corrupt_images_are_skipped_and_counted(tmp_path: Path) -> None:
+def test_one_percent_corrupt_images_are_skipped_and_counted(tmp_path: Path, quiet_trainer) -> None:
     csv_path = write_caption_corpus(tmp_path / 'data', IMAGES, size=32)
     planted = _plant_corrupt_images(tmp_path / 'data')
     assert len(planted) / IMAGES == 0.01
@@ -41,14 +40,10 @@ def test_one_percent_corrupt_images_are_skipped_and_counted(tmp_path: Path) -> N
     )
     module = RemoteCLIPModule('rs-vit-tiny', lr=1e-3, warmup_steps=1)
     counter = SkippedInputCounter()
-    trainer = Trainer(
-        accelerator='cpu',
+    trainer = quiet_trainer(
         max_epochs=1,
         logger=CSVLogger(tmp_path, name='logs'),
         log_every_n_steps=1,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         callbacks=[counter],
     )
     trainer.fit(module, datamodule)

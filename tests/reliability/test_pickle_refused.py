@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.fabric.utilities.load import _lazy_load
-from lightning.pytorch import Trainer
 from torch.utils.data import DataLoader
 
 from rs_vlm.errors import CheckpointError
@@ -98,19 +97,16 @@ def test_fsdp_strategy_refuses_pickled_code(planted: tuple[Path, Path]) -> None:
     assert marker.exists()  # ... does run the planted code
 
 
-def test_trainer_resume_refuses_pickled_code(planted: tuple[Path, Path], tmp_path: Path) -> None:
+def test_trainer_resume_refuses_pickled_code(
+    planted: tuple[Path, Path], tmp_path: Path, quiet_trainer
+) -> None:
     """``trainer.fit(ckpt_path=...)`` as ``rs-vlm fit --ckpt_path`` runs it, even asked unsafe."""
     path, marker = planted
     module = RemoteCLIPModule('rs-vit-tiny', warmup_steps=1, max_steps=2)
     tokens = module.tokenizer(['a ship', 'a plane'])
     batches = [{'image': torch.zeros(3, 32, 32), 'text': tokens[i]} for i in range(2)]
-    trainer = Trainer(
-        accelerator='cpu',
+    trainer = quiet_trainer(
         max_steps=2,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         plugins=[AtomicCheckpointIO()],
         default_root_dir=tmp_path,
     )

@@ -5,7 +5,6 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from lightning.pytorch import Trainer
 
 from rs_vlm.datamodules.augmentation import CLIP_MEAN, CLIP_STD
 from rs_vlm.datamodules.synthetic_aerial import SyntheticAerialDataModule
@@ -80,26 +79,19 @@ def test_render_size_and_evaluation_views() -> None:
 
 
 @pytest.mark.slow
-def test_fit_remoteclip_for_two_steps() -> None:
+def test_fit_remoteclip_for_two_steps(quiet_trainer) -> None:
     from rs_vlm.modules import RemoteCLIPModule
 
     torch.manual_seed(0)
     module = RemoteCLIPModule('rs-vit-tiny', lr=1e-3, warmup_steps=1)
-    trainer = Trainer(
-        accelerator='cpu',
-        fast_dev_run=2,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = quiet_trainer(fast_dev_run=2)
     trainer.fit(module, datamodule=make_datamodule())
     loss = trainer.callback_metrics['train/loss']
     assert math.isfinite(float(loss))
 
 
 @pytest.mark.slow
-def test_evaluation_callbacks_accept_the_views() -> None:
+def test_evaluation_callbacks_accept_the_views(quiet_trainer) -> None:
     """The real zero-shot, retrieval and counting callbacks run on the datamodule's views."""
     from rs_vlm.callbacks import CountingCallback, RetrievalCallback, ZeroShotCallback
     from rs_vlm.modules import RemoteCLIPModule
@@ -111,14 +103,7 @@ def test_evaluation_callbacks_accept_the_views() -> None:
         RetrievalCallback({'synthetic': datamodule.retrieval_dataset()}),
         CountingCallback(datamodule.count_dataset(), name='synthetic_count', style='digit'),
     ]
-    trainer = Trainer(
-        accelerator='cpu',
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=callbacks,
-    )
+    trainer = quiet_trainer(callbacks=callbacks)
     trainer.validate(RemoteCLIPModule('rs-vit-tiny'), datamodule=datamodule)
     metrics = trainer.callback_metrics
     for key in ('synthetic/top1', 'synthetic/mean_recall', 'synthetic_count/top1'):

@@ -4,7 +4,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from lightning.pytorch import Trainer
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -14,18 +13,10 @@ from rs_vlm.modules import RemoteCLIPModule
 
 
 @pytest.fixture(scope='session')
-def lightning_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def lightning_checkpoint(tmp_path_factory: pytest.TempPathFactory, quiet_trainer) -> Path:
     """A ``.ckpt`` written by ``Trainer.save_checkpoint`` after 2 steps of rs-vit-tiny."""
     module = RemoteCLIPModule('rs-vit-tiny', lr=1e-3, warmup_steps=1, max_steps=2)
-    trainer = Trainer(
-        accelerator='cpu',
-        max_steps=2,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-    )
+    trainer = quiet_trainer(max_steps=2, limit_val_batches=0)
     trainer.fit(module, RandomPairsDataModule(module.tokenizer, batch_size=4, length=8))
     path = tmp_path_factory.mktemp('lightning') / 'tiny.ckpt'
     trainer.save_checkpoint(path)
