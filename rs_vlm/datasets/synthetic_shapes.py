@@ -109,6 +109,11 @@ def _place(points: np.ndarray, centre: tuple[float, float], angle: float) -> np.
     return points @ rotation.T + np.asarray(centre)
 
 
+def _rectangle(x0: float, y0: float, width: float, height: float) -> np.ndarray:
+    """Corners of an axis-aligned rectangle, clockwise from the top-left."""
+    return np.array([[x0, y0], [x0 + width, y0], [x0 + width, y0 + height], [x0, y0 + height]])
+
+
 def _jitter(rng: np.random.Generator, colour: np.ndarray, amount: float = 12.0) -> np.ndarray:
     """A colour with a little random brightness change, so objects are not flat copies."""
     return colour + rng.uniform(-amount, amount)
@@ -216,7 +221,7 @@ def draw_vehicle(
     if rng.integers(2):
         length, width = width, length
     x0, y0 = centre[0] - length / 2, centre[1] - width / 2
-    box = np.array([[x0, y0], [x0 + length, y0], [x0 + length, y0 + width], [x0, y0 + width]])
+    box = _rectangle(x0, y0, length, width)
     colour = _VEHICLE_COLOURS[rng.integers(len(_VEHICLE_COLOURS))]
     canvas.fill_polygon(box, colour, ident, class_id)
 
@@ -236,21 +241,13 @@ def draw_building(
     width = side * rng.uniform(0.7, 1.0)
     height = side * rng.uniform(0.7, 1.0)
     x0, y0 = centre[0] - width / 2, centre[1] - height / 2
-    roof = np.array([[x0, y0], [x0 + width, y0], [x0 + width, y0 + height], [x0, y0 + height]])
+    roof = _rectangle(x0, y0, width, height)
     canvas.fill_polygon(roof + 1.0, (45, 45, 45))
     palette = _INDUSTRIAL_ROOFS if industrial else _RESIDENTIAL_ROOFS
     colour = _jitter(rng, palette[rng.integers(len(palette))])
     canvas.fill_polygon(roof, colour, ident, class_id)
     if min(width, height) > 5:
-        y = centre[1]
-        ridge = np.array(
-            [
-                [x0 + 1, y - 0.5],
-                [x0 + width - 1, y - 0.5],
-                [x0 + width - 1, y + 0.5],
-                [x0 + 1, y + 0.5],
-            ]
-        )
+        ridge = _rectangle(x0 + 1, centre[1] - 0.5, width - 2, 1.0)
         canvas.fill_polygon(ridge, colour * 0.7)
 
 
