@@ -251,16 +251,19 @@ def few_shot_accuracy(
         One :class:`FewShotResult` per entry of ``shots``; a ``shots`` larger than the smallest
         class's number of training images is reported as not evaluable, with the reason.
     """
-    present = train_labels.long().cpu()
-    per_class = torch.bincount(present, minlength=num_classes)
-    smallest = int(per_class.argmin()) if num_classes else 0
+    # classes the data holds (a class absent from both splits does not limit k)
+    train_cpu, test_cpu = train_labels.long().cpu(), test_labels.long().cpu()
+    present = torch.cat([train_cpu, test_cpu]).unique()
+    per_class = torch.bincount(train_cpu, minlength=num_classes)[present]
+    smallest = int(present[per_class.argmin()]) if len(present) else 0
+    fewest = int(per_class.min()) if len(present) else 0
     label = repr(class_names[smallest]) if class_names else str(smallest)
     results = []
     for n_shots in shots:
-        if num_classes and int(per_class[smallest]) < n_shots:
+        if len(present) and fewest < n_shots:
             reason = (
                 f'{n_shots}-shot needs {n_shots} training images per class; class {label} '
-                f'has {int(per_class[smallest])}'
+                f'has {fewest}'
             )
             results.append(FewShotResult(n_shots, None, None, [], reason))
             continue
