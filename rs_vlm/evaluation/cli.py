@@ -21,7 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
         description='Evaluate a CLIP checkpoint on the RemoteCLIP benchmarks present under a '
         'data root; write report.md, report.json, plots/*.png and TensorBoard logs.',
     )
-    parser.add_argument('--model', required=True, help='open_clip model name, e.g. RN50')
+    parser.add_argument(
+        '--model',
+        required=True,
+        help='open_clip model name, e.g. RN50-quickgelu for RemoteCLIP weights',
+    )
     parser.add_argument('--checkpoint', help='weights file (random weights when omitted)')
     parser.add_argument('--data-root', default='data', help='folder of the dataset folders')
     parser.add_argument(
