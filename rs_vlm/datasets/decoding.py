@@ -9,11 +9,14 @@ Band choice for inputs that are not 8-bit RGB (documented in ``docs/data.md``):
 * 1 band (grayscale): repeated to three channels.
 * 2 bands (grayscale + alpha): the first band repeated; 4 bands (RGBA): the first three.
 * 13 bands (Sentinel-2 L1C in band order B01..B12 with B8A) or 12 bands (L2A, no B10): bands
-  B04, B03, B02 (true colour), as in the RGB EuroSAT that CLIP papers use.
+  B04, B03, B02 (true colour) with one fixed scaling for every image: true colour shows
+  reflectance x 2.5 (Sentinel Hub's standard true-colour script), clipped; integer digital
+  numbers are reflectance x 10,000 (so DN x 255 / 4,000), floats are reflectance. Per-image
+  statistics would give the same scene different colours in different tiles.
 * Any other count: the first three bands, read as R, G, B.
-* Integer data wider than 8 bits (e.g. 16-bit Sentinel-2 reflectance) and floats: each chosen
-  band is linearly stretched from its 2nd to 98th percentile onto 0..255, clipped (the usual
-  "2-98% stretch" for display), because a fixed divisor makes most scenes black or white.
+* Other integer data wider than 8 bits and floats: each chosen band is linearly stretched from
+  its 2nd to 98th percentile onto 0..255, clipped (the usual "2-98% stretch" for display), as
+  no fixed range is known for an arbitrary sensor.
 """
 
 import io
@@ -27,11 +30,13 @@ from torch import Tensor
 
 __all__ = [
     'IMAGE_DTYPES',
+    'SENTINEL2_TRUE_COLOUR_DN',
     'TIFF_SUFFIXES',
     'decode_image_bytes',
     'load_image',
     'resize_and_center_crop',
     'select_rgb_bands',
+    'sentinel2_true_colour',
     'stretch_to_uint8_range',
 ]
 
@@ -43,6 +48,23 @@ TIFF_SUFFIXES = frozenset({'.tif', '.tiff'})
 
 #: Sentinel-2 band indices (0-based) of B04, B03, B02 for 13-band (L1C) and 12-band (L2A) stacks.
 _SENTINEL2_RGB = {13: (3, 2, 1), 12: (3, 2, 1)}
+
+#: Sentinel-2 digital number shown as white: reflectance 0.4 (x 10,000) times the gain 2.5.
+SENTINEL2_TRUE_COLOUR_DN = 4000
+
+
+def sentinel2_true_colour(bands: np.ndarray) -> np.ndarray:
+    """Map Sentinel-2 bands onto 0..255 with one fixed gain: reflectance x 2.5 x 255, clipped.
+
+    Args:
+        bands: Sentinel-2 L1C/L2A bands, any shape: integer digital numbers (reflectance x
+            10,000, as in EuroSAT's TIFFs) or float reflectance.
+
+    Returns:
+        A float32 array in 0..255.
+    """
+    white = 0.4 if np.issubdtype(bands.dtype, np.floating) else SENTINEL2_TRUE_COLOUR_DN
+    return np.clip(bands.astype(np.float32) * np.float32(255.0 / white), 0, 255)
 
 
 def stretch_to_uint8_range(band: np.ndarray) -> np.ndarray:
@@ -75,6 +97,8 @@ def select_rgb_bands(array: np.ndarray) -> np.ndarray:
         chosen = np.repeat(array[:1], 3, axis=0)
     elif count in _SENTINEL2_RGB:
         chosen = array[list(_SENTINEL2_RGB[count])]
+        if chosen.dtype != np.uint8:
+            return sentinel2_true_colour(chosen)
     else:
         chosen = array[:3]
     if chosen.dtype == np.uint8:

@@ -43,6 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--linear-epochs', type=int, default=1000)
     parser.add_argument('--few-shot-shots', type=_int_list, default=[1, 4, 8, 16, 32])
     parser.add_argument('--few-shot-seeds', type=_int_list, default=[0, 1, 2, 3, 4])
+    parser.add_argument(
+        '--on-error',
+        choices=('raise', 'skip'),
+        default='raise',
+        help="scene datasets: 'raise' reports a class folder matching no class (naming the "
+        "closest class names) as the dataset's error; 'skip' leaves it out and the report "
+        'lists the missing classes, which are not scored (default: raise)',
+    )
     parser.add_argument('--no-tensorboard', action='store_true')
     return parser
 
@@ -77,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         few_shot_shots=args.few_shot_shots,
         few_shot_seeds=args.few_shot_seeds,
         tensorboard=not args.no_tensorboard,
+        on_error=args.on_error,
     )
     results = run_evaluation(
         args.model,
