@@ -20,6 +20,7 @@ Band choice for inputs that are not 8-bit RGB (documented in ``docs/data.md``):
 """
 
 import io
+import math
 from pathlib import Path
 from typing import Final
 
@@ -28,10 +29,13 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from rs_vlm.datasets.random_crop import CropBox, CropSampler
+
 __all__ = [
     'IMAGE_DTYPES',
     'SENTINEL2_TRUE_COLOUR_DN',
     'TIFF_SUFFIXES',
+    'crop_and_resize',
     'decode_image_bytes',
     'load_image',
     'resize_and_center_crop',
@@ -123,18 +127,35 @@ def _load_tiff(path: Path | bytes) -> np.ndarray:
             return source.read()
 
 
-def _load_pil(path: Path | io.BytesIO, size: int | None) -> np.ndarray:
-    # 8-bit RGB comes back height x width x 3 (PIL's layout); other modes band-first.
+def _load_pil(
+    path: Path | io.BytesIO, size: int | None, crop: CropSampler | None = None
+) -> np.ndarray:
+    # 8-bit RGB comes back height x width x 3 (PIL's layout), resized (and cropped) to `size`;
+    # other modes band-first at full size, cropped later on the tensor.
     with Image.open(path) as image:
-        if size is not None and image.format == 'JPEG':
-            # DCT-domain downscaling: decodes large JPEGs at 1/2, 1/4 or 1/8 scale, never
-            # below the requested size; much faster than a full decode followed by a resize.
-            image.draft('RGB', (size, size))
         if image.mode in ('I;16', 'I;16B', 'I', 'F'):
             return np.asarray(image)[None]
+        width, height = image.size
+        box = crop(width, height) if crop is not None else None
+        if size is not None and image.format == 'JPEG':
+            # DCT-domain downscaling: decodes large JPEGs at 1/2, 1/4 or 1/8 scale, never
+            # below the requested size (of the crop box, when cropping); much faster than a
+            # full decode followed by a resize.
+            request = (size, size)
+            if box is not None:
+                request = (math.ceil(width * size / box[2]), math.ceil(height * size / box[3]))
+            image.draft('RGB', request)
         if image.mode != 'RGB':
             image = image.convert('RGB')
-        if size is not None:
+        if box is not None and size is not None:
+            # the box in the (possibly draft-reduced) decoded grid, resized in one PIL call
+            fx, fy = image.width / width, image.height / height
+            left, top, box_width, box_height = box
+            region = (left * fx, top * fy, (left + box_width) * fx, (top + box_height) * fy)
+            image = image.resize(
+                (size, size), Image.Resampling.BILINEAR, box=region, reducing_gap=None
+            )
+        elif size is not None:
             image = _resize_shorter_side(image, size)
             left, top = (image.width - size) // 2, (image.height - size) // 2
             image = image.crop((left, top, left + size, top + size))
@@ -151,7 +172,10 @@ def _resize_shorter_side(image: Image.Image, size: int) -> Image.Image:
 
 
 def load_image(
-    path: str | Path, size: int | None = None, dtype: torch.dtype = torch.float32
+    path: str | Path,
+    size: int | None = None,
+    dtype: torch.dtype = torch.float32,
+    crop: CropSampler | None = None,
 ) -> Tensor:
     """Decode an image file into a ``[3, H, W]`` tensor in 0..255.
 
@@ -161,20 +185,27 @@ def load_image(
             ``size x size`` (8-bit RGB paths decode JPEGs at a reduced scale first).
         dtype: ``torch.float32`` (the sample convention) or ``torch.uint8`` (rounded, for
             inputs that are not 8-bit).
+        crop: Training crop: called with the full image's ``(width, height)``, returns the
+            box ``(left, top, width, height)`` that is resized to ``size x size`` instead of
+            the centre square (see :mod:`rs_vlm.datasets.random_crop`). Needs ``size``.
 
     Returns:
         The image tensor.
 
     Raises:
         OSError: The file is missing, truncated or not an image (PIL/rasterio's error).
-        ValueError: ``dtype`` is neither.
+        ValueError: ``dtype`` is neither, or ``crop`` without ``size``.
     """
     path = Path(path)
-    return _decode(path, path.suffix, size, dtype)
+    return _decode(path, path.suffix, size, dtype, crop)
 
 
 def decode_image_bytes(
-    data: bytes, suffix: str, size: int | None = None, dtype: torch.dtype = torch.float32
+    data: bytes,
+    suffix: str,
+    size: int | None = None,
+    dtype: torch.dtype = torch.float32,
+    crop: CropSampler | None = None,
 ) -> Tensor:
     """Decode an encoded image held in memory (e.g. a tar member), like :func:`load_image`.
 
@@ -183,39 +214,70 @@ def decode_image_bytes(
         suffix: Its file suffix (``.jpg``, ``.png``, ``.tif``, ...), which picks the decoder.
         size: Shorter-side resize + centre crop, as in :func:`load_image`.
         dtype: ``torch.float32`` or ``torch.uint8``, as in :func:`load_image`.
+        crop: Training crop box sampler, as in :func:`load_image`.
 
     Returns:
         A ``[3, H, W]`` tensor in 0..255.
     """
     if suffix.lower() in TIFF_SUFFIXES:
-        return _decode(data, suffix, size, dtype)
-    return _decode(io.BytesIO(data), suffix, size, dtype)
+        return _decode(data, suffix, size, dtype, crop)
+    return _decode(io.BytesIO(data), suffix, size, dtype, crop)
 
 
 def _decode(
-    source: Path | bytes | io.BytesIO, suffix: str, size: int | None, dtype: torch.dtype
+    source: Path | bytes | io.BytesIO,
+    suffix: str,
+    size: int | None,
+    dtype: torch.dtype,
+    crop: CropSampler | None = None,
 ) -> Tensor:
     if dtype not in IMAGE_DTYPES:
         raise ValueError(f'image dtype must be torch.float32 or torch.uint8, got {dtype}')
+    if crop is not None and size is None:
+        raise ValueError('a training crop needs the output size')
     if suffix.lower() in TIFF_SUFFIXES:
         assert not isinstance(source, io.BytesIO)
         array = select_rgb_bands(_load_tiff(source))
     else:
         assert not isinstance(source, bytes)
-        array = _load_pil(source, size)
+        array = _load_pil(source, size, crop)
         if array.ndim == 3 and array.shape[2] == 3 and array.dtype == np.uint8:
             # Channel-first in one torch copy: numpy's transposed uint8 copy is ~6x slower.
             hwc = torch.from_numpy(array)
             tensor = torch.empty((3, *hwc.shape[:2]), dtype=dtype)
             tensor.copy_(hwc.permute(2, 0, 1))
-            return resize_and_center_crop(tensor, size) if size is not None else tensor
+            if size is None or crop is not None:  # already resized (and cropped) by PIL
+                return tensor
+            return resize_and_center_crop(tensor, size)
         array = select_rgb_bands(array)
     tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
-    if size is not None:
+    if crop is not None and size is not None:
+        tensor = crop_and_resize(tensor, crop(tensor.shape[-1], tensor.shape[-2]), size)
+    elif size is not None:
         tensor = resize_and_center_crop(tensor, size)
     if dtype == torch.uint8:
         return tensor.round().clamp_(0, 255).to(torch.uint8)
     return tensor
+
+
+def crop_and_resize(image: Tensor, box: CropBox, size: int) -> Tensor:
+    """Cut ``box`` out of a ``[C, H, W]`` tensor and resize it to ``size x size`` (bilinear).
+
+    Args:
+        image: Float image tensor.
+        box: ``(left, top, width, height)`` in pixels.
+        size: Output side length.
+
+    Returns:
+        A ``[C, size, size]`` tensor.
+    """
+    left, top, width, height = box
+    region = image[:, top : top + height, left : left + width]
+    if region.shape[-2:] == (size, size):
+        return region
+    return torch.nn.functional.interpolate(
+        region[None], size=(size, size), mode='bilinear', antialias=True, align_corners=False
+    )[0]
 
 
 def resize_and_center_crop(image: Tensor, size: int) -> Tensor:

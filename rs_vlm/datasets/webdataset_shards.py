@@ -26,6 +26,7 @@ from torch import Tensor
 from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
 from rs_vlm.datasets.caption_corpus import CaptionCorpus, CaptionMode, Tokenizer
 from rs_vlm.datasets.decoding import decode_image_bytes
+from rs_vlm.datasets.random_crop import CropSampler
 from rs_vlm.errors import CorpusError
 
 __all__ = ['IMAGE_EXTENSIONS', 'INDEX_NAME', 'ShardSample', 'WebDatasetShards', 'scan_shard']
@@ -198,11 +199,12 @@ class WebDatasetShards(CaptionCorpus):
             self._handles[shard] = open(self.folder / shard, 'rb')
         return self._handles[shard]
 
-    def load_image(self, index: int) -> Tensor | None:
+    def load_image(self, index: int, crop: CropSampler | None = None) -> Tensor | None:
         """Read and decode the image of sample ``index`` from its shard.
 
         Args:
             index: Sample index.
+            crop: Training crop box sampler; None: centre square.
 
         Returns:
             ``[3, H, W]`` in 0..255 of :attr:`image_dtype`, or None (bad image, policy ``'skip'``).
@@ -216,7 +218,7 @@ class WebDatasetShards(CaptionCorpus):
             if len(data) != size:
                 raise OSError(f'truncated shard: read {len(data)} of {size} bytes')
             suffix = '.' + name.rpartition('.')[2]
-            return decode_image_bytes(data, suffix, self.image_size, self.image_dtype)
+            return decode_image_bytes(data, suffix, self.image_size, self.image_dtype, crop)
 
         return self.policy.read_image(read, self.folder / shard, key=name)
 
