@@ -23,8 +23,8 @@ from rs_vlm.datamodules.tokenizers import get_tokenizer
 from rs_vlm.datasets.bad_input import OnError, collate_skipping_bad
 from rs_vlm.datasets.caption_corpus import CaptionCorpus
 from rs_vlm.datasets.caption_csv import CaptionCSVDataset
-from rs_vlm.datasets.random_crop import RandomResizedCropBox
-from rs_vlm.datasets.samplers import EpochRandomSampler
+from rs_vlm.io.random_crop import RandomResizedCropBox
+from rs_vlm.samplers.epoch_random import EpochRandomSampler
 
 __all__ = ['CaptionDataModule', 'apply_image_augmentation']
 
@@ -126,7 +126,7 @@ class CaptionDataModule(NonGeoDataModule):
 
         Decoding at a square centre crop and cropping the batch afterwards would never show
         the sides of a wide image (at most 9/16 of a 16:9 frame's width); the corpus crops
-        the full-resolution image as it decodes it (see :mod:`rs_vlm.datasets.random_crop`).
+        the full-resolution image as it decodes it (see :mod:`rs_vlm.io.random_crop`).
 
         Args:
             corpus: A training corpus (changed in place).

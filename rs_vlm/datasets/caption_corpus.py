@@ -5,7 +5,7 @@ Two views of the same corpus:
 * ``mode='train'``: one sample per image, ``{'image', 'caption', 'path', 'text'}``, where the
   caption is drawn among the image's captions from ``(seed, epoch, index)``, so the order and
   choice are deterministic per epoch (resumable) whatever the worker count. Pass
-  ``(index, epoch)`` keys (as :class:`~rs_vlm.datasets.samplers.EpochRandomSampler` does) or
+  ``(index, epoch)`` keys (as :class:`~rs_vlm.samplers.epoch_random.EpochRandomSampler` does) or
   call :meth:`set_epoch`.
 * ``mode='retrieval'``: ``{'image', 'index'}`` per image, with ``captions`` (all captions, in
   image order) and ``caption_to_image`` (the image index of each caption) for retrieval metrics.
@@ -21,8 +21,8 @@ from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 
 from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
-from rs_vlm.datasets.decoding import load_image
-from rs_vlm.datasets.random_crop import CropSampler, RandomResizedCropBox
+from rs_vlm.io.decoding import load_image
+from rs_vlm.io.random_crop import CropSampler, RandomResizedCropBox
 
 __all__ = ['CaptionCorpus', 'CaptionMode', 'Tokenizer']
 
@@ -54,7 +54,7 @@ class CaptionCorpus(NonGeoDataset):
         train_crop: When set (the caption datamodules set it on training corpora), train
             mode draws a random resized crop box over the *whole* decoded image from
             ``(seed, epoch, index)`` and resizes it to ``image_size``, instead of the centre
-            square; see :mod:`rs_vlm.datasets.random_crop`.
+            square; see :mod:`rs_vlm.io.random_crop`.
     """
 
     image_dtype: torch.dtype = torch.float32

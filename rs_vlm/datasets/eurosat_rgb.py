@@ -6,12 +6,12 @@ from typing import ClassVar, Literal
 
 from torchgeo.datasets import EuroSAT as TorchgeoDataset
 
-from rs_vlm.datasets.decoding import SENTINEL2_TRUE_COLOUR_DN, TIFF_SUFFIXES
 from rs_vlm.datasets.scene_dataset import (
     SceneDataset,
     scan_image_files,
     torchgeo_or_release_files,
 )
+from rs_vlm.io.decoding import SENTINEL2_TRUE_COLOUR_DN, TIFF_SUFFIXES
 
 __all__ = ['EuroSATRGB']
 

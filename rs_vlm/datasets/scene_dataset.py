@@ -23,8 +23,6 @@ from torch import Tensor
 from torchgeo.datasets import DatasetNotFoundError, NonGeoDataset
 
 from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
-from rs_vlm.datasets.decoding import load_image
-from rs_vlm.datasets.download import MissingDatasetError
 from rs_vlm.datasets.scene_classes import (
     CLASSES,
     FOLDER_ALIASES,
@@ -32,6 +30,8 @@ from rs_vlm.datasets.scene_classes import (
     normalise_folder_name,
 )
 from rs_vlm.errors import InputError
+from rs_vlm.io.decoding import load_image
+from rs_vlm.io.download import MissingDatasetError
 
 __all__ = [
     'IMAGE_SUFFIXES',

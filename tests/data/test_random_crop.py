@@ -9,8 +9,8 @@ from PIL import Image
 from torchvision.transforms import RandomResizedCrop as TorchvisionRandomResizedCrop
 
 from rs_vlm.datamodules import CaptionDataModule
-from rs_vlm.datasets.decoding import load_image
-from rs_vlm.datasets.random_crop import RandomResizedCropBox
+from rs_vlm.io.decoding import load_image
+from rs_vlm.io.random_crop import RandomResizedCropBox
 
 WIDTH, HEIGHT = 160, 90  # 16:9, like a UAV video frame
 

@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from rs_vlm.datasets.random_crop import CropBox, CropSampler
+from rs_vlm.io.random_crop import CropBox, CropSampler
 
 __all__ = [
     'IMAGE_DTYPES',
@@ -187,7 +187,7 @@ def load_image(
             inputs that are not 8-bit).
         crop: Training crop: called with the full image's ``(width, height)``, returns the
             box ``(left, top, width, height)`` that is resized to ``size x size`` instead of
-            the centre square (see :mod:`rs_vlm.datasets.random_crop`). Needs ``size``.
+            the centre square (see :mod:`rs_vlm.io.random_crop`). Needs ``size``.
 
     Returns:
         The image tensor.

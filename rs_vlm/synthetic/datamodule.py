@@ -6,7 +6,7 @@ from torch.utils.data import Dataset
 
 from rs_vlm.datamodules.augmentation import clip_train_augmentation
 from rs_vlm.datamodules.caption import CaptionDataModule
-from rs_vlm.datasets.synthetic_aerial import SyntheticAerial
+from rs_vlm.synthetic.aerial import SyntheticAerial
 
 __all__ = ['SyntheticAerialDataModule']
 
