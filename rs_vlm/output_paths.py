@@ -71,6 +71,7 @@ def check_output_paths(
     inputs: Mapping[str, InputArgument],
     *,
     folders: Iterable[str] = (),
+    replaced: Iterable[str] = (),
 ) -> None:
     """Refuse outputs that equal an input, each other, or cannot be written.
 
@@ -79,15 +80,16 @@ def check_output_paths(
     Args:
         outputs: Option name (e.g. ``'--output'``) -> the path it names.
         inputs: Option name -> an input path or list of paths.
-        folders: Output options that name a folder (all others name files). A folder output
-            must not contain any input either, since it is replaced as a whole.
+        folders: Output options that name a folder (all others name files).
+        replaced: Folder outputs that are replaced as a whole: they must not contain any input.
 
     Raises:
         OutputPathError: An output is an input, two outputs are one file, a file output is a
             folder (or the reverse), or its folder is not writable. The message names the
             option and the path.
     """
-    folder_options = set(folders)
+    replaced_options = set(replaced)
+    folder_options = set(folders) | replaced_options
     given = {option: Path(path) for option, path in outputs.items() if path is not None}
     for option, path in given.items():
         for input_option, value in inputs.items():
@@ -98,7 +100,7 @@ def check_output_paths(
                         f'{option} is the same file as the input {input_option}; writing it '
                         'would destroy the input. Choose another output path',
                     )
-                if option in folder_options and _inside(source, path):
+                if option in replaced_options and _inside(source, path):
                     raise OutputPathError(
                         path,
                         f'{option} folder contains the input {input_option} ({source}) and is '

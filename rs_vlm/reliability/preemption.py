@@ -46,9 +46,10 @@ class PreemptionCheckpoint(Callback):
             if not isinstance(callback, ModelCheckpoint) or callback.dirpath is None:
                 continue
             if callback.save_last:
-                if callback._last_global_step_saved != trainer.global_step or not Path(
-                    callback.last_model_path or ''
-                ).is_file():
+                if (
+                    callback._last_global_step_saved != trainer.global_step
+                    or not Path(callback.last_model_path or '').is_file()
+                ):
                     callback._save_last_checkpoint(trainer, callback._monitor_candidates(trainer))
                 path = Path(callback.last_model_path)
             else:
