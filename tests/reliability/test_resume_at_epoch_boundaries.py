@@ -74,7 +74,8 @@ def reference(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     root = tmp_path_factory.mktemp(f'boundaries_w{request.param}')
     csv_path = write_caption_corpus(root / 'data', IMAGES)
     run_dir = root / 'reference'
-    assert run_lightning_cli(['fit', '--config', str(_config(run_dir, csv_path, request.param))]) == 0
+    config = _config(run_dir, csv_path, request.param)
+    assert run_lightning_cli(['fit', '--config', str(config)]) == 0
     torch.use_deterministic_algorithms(False)
     written = sorted(str(p.relative_to(run_dir)) for p in run_dir.glob('*/*.ckpt'))
     assert set(CHECKPOINTS) < set(written), written
