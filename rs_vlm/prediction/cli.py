@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from rs_vlm.errors import InputError
+from rs_vlm.output_paths import check_output_paths
 
 __all__ = [
     'build_classify_parser',
@@ -108,6 +109,15 @@ def classify_main(argv: Sequence[str] | None = None) -> int:
     from rs_vlm.prediction.inputs import parse_class_list, read_class_names
 
     try:
+        check_output_paths(
+            {'--output': args.output},
+            {
+                '--images': args.images,
+                '--classes-file': args.classes_file,
+                '--templates': None if args.templates == 'default' else args.templates,
+                '--checkpoint': args.checkpoint,
+            },
+        )
         classes = None
         if args.classes is not None:
             classes = parse_class_list(args.classes)
@@ -162,6 +172,10 @@ def embed_main(argv: Sequence[str] | None = None) -> int:
     from rs_vlm.prediction.model import load_for_prediction
 
     try:
+        check_output_paths(
+            {'--output': args.output},
+            {'--images': args.images, '--captions': args.captions, '--checkpoint': args.checkpoint},
+        )
         captions = read_captions(args.captions) if args.captions else None
         loaded = load_for_prediction(
             args.model, args.checkpoint, args.device, force_quick_gelu=args.force_quick_gelu
