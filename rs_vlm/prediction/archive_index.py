@@ -22,8 +22,11 @@ The index is a folder:
   int64 ``[N, 2]`` top row and left column of each window).
 """
 
+import contextlib
 import hashlib
 import json
+import logging
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,6 +233,20 @@ def _lightning_parts(loaded: LoadedModel, source_kind: str, shard_dir: Path, pla
     return ArchiveEmbedder(), ShardWriter()
 
 
+@contextlib.contextmanager
+def _quiet_lightning() -> Iterator[None]:
+    """Hide Lightning's start-up banner (device summary, tips) and its own deprecation noise."""
+    logger = logging.getLogger('lightning.pytorch')
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message='.*LeafSpec.*')
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def _read_shards(shard_dir: Path) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     for path in sorted(shard_dir.glob('rank*-*.npz')):
         try:
@@ -385,17 +402,18 @@ def build_archive_index(
     import lightning.pytorch as pl
 
     module, writer = _lightning_parts(loaded, source['kind'], shard_dir, plan)
-    trainer = pl.Trainer(
-        accelerator=accelerator,
-        devices=devices,
-        num_nodes=num_nodes,
-        strategy=strategy,
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=progress,
-        callbacks=[writer],
-    )
+    with _quiet_lightning():
+        trainer = pl.Trainer(
+            accelerator=accelerator,
+            devices=devices,
+            num_nodes=num_nodes,
+            strategy=strategy,
+            logger=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            enable_progress_bar=progress,
+            callbacks=[writer],
+        )
     if len(remaining):
         loader = DataLoader(
             Subset(dataset, remaining.tolist()),
@@ -403,7 +421,8 @@ def build_archive_index(
             num_workers=num_workers,
             collate_fn=_image_collate,
         )
-        trainer.predict(module, loader, return_predictions=False)
+        with _quiet_lightning():
+            trainer.predict(module, loader, return_predictions=False)
     skipped = [(str(files[i]), reason) for i, reason in writer.errors] if images else []
     if skipped and on_error == 'raise':
         path, reason = skipped[0]
