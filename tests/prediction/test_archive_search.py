@@ -212,7 +212,8 @@ def test_cli_search_of_an_embeddings_file_from_another_folder(
     )  # fmt: skip
     assert code == 0, err
     first = out.splitlines()[0].split('\t')
-    assert first[2:] == ['image', image.relative_to(image_folder).as_posix()] and float(first[1]) == pytest.approx(1, abs=1e-4)
+    assert first[2:] == ['image', image.relative_to(image_folder).as_posix()]
+    assert float(first[1]) == pytest.approx(1, abs=1e-4)
 
 
 def test_cli_search_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
