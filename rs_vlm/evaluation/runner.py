@@ -83,6 +83,9 @@ class EvaluationOptions:
         tensorboard: Also log scalars and figures to ``<output>/tensorboard``.
         normalise_prompts: Zero-shot classifier of open_clip (normalise each prompt embedding)
             instead of ITRA's (average the raw embeddings), which the paper used.
+        on_error: Scene datasets' policy for folders matching no class (and unreadable
+            images): ``'raise'`` makes the dataset an error, ``'skip'`` leaves them out and
+            the report notes the missing classes.
     """
 
     device: str = 'cpu'
@@ -98,6 +101,7 @@ class EvaluationOptions:
     examples: int = 4
     tensorboard: bool = True
     normalise_prompts: bool = False
+    on_error: str = 'raise'
 
     def probe_settings(self) -> ProbeSettings:
         """The probes' share of the options."""
@@ -186,7 +190,7 @@ def _scene(run: _Run, suite: str, name: str, cls: Any, data_root: Path, split: s
         run.skip(suite, name, f'folder {root} not found')
         return None
     try:
-        return cls(root, split=split)
+        return cls(root, split=split, on_error=run.options.on_error)
     except Exception as error:  # wrong class folders, unreadable files, ...
         run.error(suite, name, error)
         return None
@@ -215,12 +219,28 @@ def _run_zero_shot(run: _Run, data_root: Path) -> None:
         run.results['zero-shot'][name] = compare(
             result.accuracies, {'top1': paper} if paper else None
         )
+        _note_missing_classes(run.results['zero-shot'][name], dataset)
         matrix = multiclass_confusion_matrix(
             result.logits.cpu(), result.labels.cpu(), len(dataset.classes)
         )
         run.plot(
             f'confusion_{name.lower()}',
             confusion_matrix_figure(matrix.numpy(), dataset.classes, f'{name} zero-shot'),
+        )
+
+
+def _note_missing_classes(entry: dict[str, Any], dataset: Any) -> None:
+    """Say in a report entry which classes the dataset lacks (left out of its ``classes``)."""
+    missing = list(getattr(dataset, 'missing_classes', []))
+    if missing:
+        total = len(missing) + len(dataset.classes)
+        entry.setdefault('notes', []).append(
+            f'{len(missing)} of {total} classes missing, not scored: {", ".join(missing)}'
+        )
+    skipped = list(getattr(dataset, 'unmatched_folders', []))
+    if skipped:
+        entry.setdefault('notes', []).append(
+            f'folders matching no class, skipped: {", ".join(skipped)}'
         )
 
 
@@ -248,11 +268,13 @@ def _run_probes(run: _Run, data_root: Path, probes: list[str]) -> None:
             run.results['knn'][name] = compare(
                 {'top1': results.knn}, {'top1': paper} if paper else None
             )
+            _note_missing_classes(run.results['knn'][name], test)
         if results.linear is not None:
             paper = PAPER_LINEAR.get(backbone, {}).get(name)
             run.results['linear'][name] = compare(
                 {'top1': results.linear.accuracy}, {'top1': paper} if paper else None
             )
+            _note_missing_classes(run.results['linear'][name], test)
         if results.few_shot:
             table = PAPER_FEW_SHOT.get(backbone, {})
             entry = compare(
@@ -265,6 +287,7 @@ def _run_probes(run: _Run, data_root: Path, probes: list[str]) -> None:
                 for r in results.few_shot
                 if r.not_evaluable
             ]
+            _note_missing_classes(entry, test)
             run.results['few-shot'][name] = entry
 
 
