@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from rs_vlm.errors import AnnotationError
+from rs_vlm.image_files import IMAGE_SUFFIXES
 
 __all__ = [
     'IMAGE_SUFFIXES',
@@ -23,9 +24,6 @@ __all__ = [
     'parse_number',
     'read_lines',
 ]
-
-#: Image suffixes tried, in order, when an annotation names only the image stem.
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
 
 
 def read_lines(path: str | Path) -> list[str]:
