@@ -23,6 +23,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from rs_vlm.errors import CheckpointError, ConfigError, InputError
 from rs_vlm.models.checkpoint import read_checkpoint
+from rs_vlm.output_paths import check_output_paths
 from rs_vlm.reliability.checkpoint_hparams import (
     config_class_paths,
     differing_values,
@@ -185,6 +186,18 @@ class RSVLMLightningCLI(LightningCLI):
         layer['init_args'] = {key: v for key, v in values.items() if key not in explicit}
         return self.parser.parse_object({subcommand: {'model': layer}}, self.config)
 
+    def _check_checkpoint_folders(self) -> None:
+        """Refuse checkpoint folders that cannot be written before any training step."""
+        folders: dict[str, Any] = {}
+        for number, callback in enumerate(self.trainer.checkpoint_callbacks):
+            dirpath = getattr(callback, 'dirpath', None)
+            if dirpath is not None and '://' not in str(dirpath):
+                folders[f'ModelCheckpoint #{number + 1} dirpath'] = dirpath
+        root = self.trainer.default_root_dir
+        if root is not None and '://' not in str(root):
+            folders['trainer.default_root_dir'] = root
+        check_output_paths(folders, {}, folders=list(folders))
+
     def _run_subcommand(self, subcommand: str) -> None:
         """Refuse ``--ckpt_path last`` when there is no last checkpoint, then run.
 
@@ -198,7 +211,10 @@ class RSVLMLightningCLI(LightningCLI):
 
         Raises:
             CheckpointError: ``ckpt_path`` is ``last`` and no checkpoint callback has one.
+            OutputPathError: ``fit`` with a checkpoint folder that cannot be written.
         """
+        if subcommand == 'fit':
+            self._check_checkpoint_folders()
         ckpt_path = self.config_init[subcommand].get('ckpt_path')
         if ckpt_path == 'last':
             connector = self.trainer._checkpoint_connector
