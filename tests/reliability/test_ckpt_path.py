@@ -50,18 +50,26 @@ def _run(trained: dict, run: str, *extra: str, epochs: int = 1) -> int:
     return code
 
 
-def test_class_path_in_hyperparameters_is_not_imported(trained, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize('key', ['_class_path', 'model_config'])
+def test_class_path_in_hyperparameters_is_not_imported(
+    trained, tmp_path, monkeypatch, capsys, key
+) -> None:
     marker = tmp_path / 'imported'
     module = tmp_path / 'planted_module.py'
     module.write_text(f'open({str(marker)!r}, "w").close()\nclass Thing:\n    pass\n')
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop('planted_module', None)
-    planted = {'class_path': 'planted_module.Thing', 'init_args': {}}
-    path = _variant(trained, 'planted.ckpt', model_config=planted)
-    assert _run(trained, 'planted', '--ckpt_path', str(path)) == 1
+    if key == '_class_path':
+        planted: object = 'planted_module.Thing'
+        expected = "was written by model class 'planted_module.Thing'"
+    else:
+        planted = {'class_path': 'planted_module.Thing', 'init_args': {}}
+        expected = "names class 'planted_module.Thing', which the config does not name"
+    path = _variant(trained, f'planted{key}.ckpt', **{key: planted})
+    assert _run(trained, f'planted{key}', '--ckpt_path', str(path)) == 1
     error = capsys.readouterr().err
-    assert f"{path}, key 'hyper_parameters.model_config'" in error
-    assert "names class 'planted_module.Thing', which the config does not name" in error
+    assert f"{path}, key 'hyper_parameters.{key}'" in error
+    assert expected in error
     assert not marker.exists()
     assert 'planted_module' not in sys.modules
 
