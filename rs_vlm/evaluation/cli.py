@@ -5,7 +5,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from rs_vlm.errors import OutputPathError
 from rs_vlm.evaluation.report import SUITES
+from rs_vlm.output_paths import check_output_paths
 
 __all__ = ['build_parser', 'main']
 
@@ -72,6 +74,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown or not suites:
         parser.error(f'--suite: unknown {unknown}; choose from {",".join(SUITES)}')
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    try:
+        check_output_paths(
+            {'--output': args.output},
+            {'--checkpoint': args.checkpoint, '--data-root': args.data_root},
+            folders=['--output'],
+        )
+    except OutputPathError as error:
+        print(f'rs-vlm evaluate: error: {error}', file=sys.stderr)
+        return 1
 
     from rs_vlm.evaluation.runner import EvaluationOptions, run_evaluation
 
