@@ -9,10 +9,12 @@ saved ``config.yaml`` is overwritten on a second run into the same log folder.
 from collections.abc import Sequence
 from typing import Any
 
+from jsonargparse import set_parsing_settings
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import ArgsType, LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
 
+from rs_vlm.datamodules.model_inputs import register_open_clip_resolver
 from rs_vlm.reliability.checkpoint_io import AtomicCheckpointIO
 from rs_vlm.reliability.config_keys import SuggestingArgumentParser
 from rs_vlm.reliability.skipped_inputs import SkippedInputCounter
@@ -43,7 +45,14 @@ class RSVLMLightningCLI(LightningCLI):
         kwargs.setdefault('subclass_mode_model', True)
         kwargs.setdefault('subclass_mode_data', True)
         kwargs.setdefault('save_config_kwargs', {'overwrite': True})
-        kwargs.setdefault('parser_kwargs', {'parser_mode': 'omegaconf'})
+        # 'omegaconf+' resolves interpolations once, over the final config (files and command
+        # line together): an override such as --data.init_args.data_root=... reaches every
+        # ${data.init_args.data_root} in the file, and --print_config shows resolved values.
+        # Configs write absolute paths (${model.init_args.model_name}); jsonargparse turns them
+        # into the relative ones 'omegaconf+' needs below the subcommand's node.
+        kwargs.setdefault('parser_kwargs', {'parser_mode': 'omegaconf+'})
+        set_parsing_settings(omegaconf_absolute_to_relative_paths=True)
+        register_open_clip_resolver()
         kwargs.setdefault('parser_class', SuggestingArgumentParser)
         kwargs.setdefault('trainer_defaults', {'callbacks': [SkippedInputCounter()]})
         super().__init__(args=args, run=run, **kwargs)
