@@ -136,7 +136,7 @@ def iter_annotations(
     format: str,
     annotations: str | Path,
     *,
-    images: str | Path | None = None,
+    images: str | Path | Sequence[str | Path] | None = None,
     classes: Collection[str] | None = None,
     class_names: Sequence[str] | None = None,
     skip_difficult: bool = False,
@@ -153,7 +153,8 @@ def iter_annotations(
     Args:
         format: One of :data:`~.formats.FORMATS`.
         annotations: Annotation file, or a folder searched recursively for the format's files.
-        images: Image folder (default: each format's layout).
+        images: Image folder, or folders VOC searches in order (default: each format's
+            layout).
         classes: Strict class list: other classes are errors.
         class_names: Names of class ids (``yolo``; ``mask`` overrides the named format's).
         skip_difficult: Drop objects marked difficult.
@@ -174,8 +175,12 @@ def iter_annotations(
     """
     if format == 'yolo' and not class_names:
         raise AnnotationError(annotations, 'YOLO labels need class names (one name a line)')
+    if images is None or isinstance(images, str | Path):
+        folders = None if images is None else (Path(images),)
+    else:
+        folders = tuple(Path(folder) for folder in images)
     options = ReaderOptions(
-        images=Path(images) if images is not None else None,
+        images=folders,
         classes=frozenset(classes) if classes is not None else None,
         class_names=tuple(class_names) if class_names is not None else None,
         skip_difficult=skip_difficult,
@@ -226,7 +231,7 @@ def convert_annotations(
     annotations: str | Path,
     output: str | Path,
     *,
-    images: str | Path | None = None,
+    images: str | Path | Sequence[str | Path] | None = None,
     jsonl: bool | None = None,
     summary: str | Path | None = None,
     seed: int = 0,
@@ -258,7 +263,8 @@ def convert_annotations(
         format: One of :data:`~.formats.FORMATS`.
         annotations: Annotation file or folder.
         output: Corpus file (``.csv``, ``.tsv`` or ``.jsonl``).
-        images: Image folder (default: each format's layout).
+        images: Image folder, or folders VOC searches in order (default: each format's
+            layout).
         jsonl: Write JSON lines; None: when ``output`` ends in ``.jsonl``.
         summary: Summary JSON (default ``<output>.summary.json``).
         seed: Seed of Box-to-Caption's choices.

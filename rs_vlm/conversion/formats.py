@@ -50,7 +50,8 @@ class ReaderOptions:
     """What the readers of one conversion need besides the file.
 
     Attributes:
-        images: Image folder (None: each format's own layout).
+        images: Image folders, searched in order by VOC, the first used by the other formats
+            (None: each format's own layout).
         classes: Strict class list: other classes are errors (None: any).
         class_names: Names of class ids (YOLO; masks).
         skip_difficult: Drop objects marked difficult (DOTA, VOC).
@@ -59,7 +60,7 @@ class ReaderOptions:
         image_suffix: Appended to a mask's stem to name its image.
     """
 
-    images: Path | None = None
+    images: tuple[Path, ...] | None = None
     classes: frozenset[str] | None = None
     class_names: tuple[str, ...] | None = None
     skip_difficult: bool = False
@@ -105,12 +106,11 @@ def read_annotation_file(
         AnnotationError: The first bad file or entry, unless ``skip_errors``.
     """
     entry_errors: list[AnnotationError] | None = [] if skip_errors else None
+    folder = options.images[0] if options.images else None
     try:
         if format in ('coco', 'csv'):
             reader = read_coco if format == 'coco' else read_csv_boxes
-            for record in reader(
-                file, images=options.images, classes=options.classes, errors=entry_errors
-            ):
+            for record in reader(file, images=folder, classes=options.classes, errors=entry_errors):
                 if entry_errors:
                     yield from entry_errors
                     entry_errors.clear()
@@ -127,10 +127,11 @@ def read_annotation_file(
 
 def _read_single(format: str, file: Path, options: ReaderOptions) -> AnnotatedImage:
     """One file of a one-image-per-file format."""
+    folder = options.images[0] if options.images else None
     if format == 'dota':
         return read_dota(
             file,
-            images=options.images,
+            images=folder,
             classes=options.classes,
             skip_difficult=options.skip_difficult,
         )
@@ -142,16 +143,16 @@ def _read_single(format: str, file: Path, options: ReaderOptions) -> AnnotatedIm
             skip_difficult=options.skip_difficult,
         )
     if format == 'visdrone':
-        return read_visdrone(file, images=options.images, classes=options.classes)
+        return read_visdrone(file, images=folder, classes=options.classes)
     if format == 'yolo':
         if not options.class_names:
             raise AnnotationError(file, 'YOLO labels need class names (one name a line)')
-        return read_yolo(file, class_names=options.class_names, images=options.images)
+        return read_yolo(file, class_names=options.class_names, images=folder)
     if format == 'mask':
         return read_mask_file(
             file,
             options.mask,
-            images=options.images,
+            images=folder,
             strip_suffix=options.strip_suffix,
             image_suffix=options.image_suffix,
         )

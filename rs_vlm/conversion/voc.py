@@ -19,7 +19,7 @@ no useful line numbers here, so errors name the element path (``key``), e.g.
 
 import math
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -171,7 +171,7 @@ def _voc_objects(
 def read_voc(
     path: str | Path,
     *,
-    images: str | Path | None = None,
+    images: str | Path | Sequence[str | Path] | None = None,
     classes: Collection[str] | None = None,
     skip_difficult: bool = False,
     check_image: bool = True,
@@ -180,8 +180,9 @@ def read_voc(
 
     Args:
         path: The XML file.
-        images: Folder of the images; default: the XML's folder, or ``../JPEGImages`` (VOC
-            layout), whichever holds the image; only needed when the XML lacks the size.
+        images: Folder of the images, or several searched in order (DIOR's
+            ``JPEGImages-trainval`` and ``JPEGImages-test``); default: the XML's folder, or
+            ``../JPEGImages`` (VOC layout), whichever holds the image.
         classes: Strict class list: any other class is an error.
         skip_difficult: Drop objects marked ``difficult`` (counted in ``dropped``).
         check_image: Require the image file and check the declared ``<size>`` against its
@@ -216,9 +217,12 @@ def read_voc(
         name_element = root.find('filename')
         name = name_element.text.strip() if name_element is not None and name_element.text else ''
     name = safe_image_name(name or path.stem, path, key='filename')
-    folders = (
-        [Path(images)] if images is not None else [path.parent, path.parent.parent / 'JPEGImages']
-    )
+    if images is None:
+        folders = [path.parent, path.parent.parent / 'JPEGImages']
+    elif isinstance(images, str | Path):
+        folders = [Path(images)]
+    else:
+        folders = [Path(folder) for folder in images]
     folder = next((f for f in folders if (f / name).is_file()), folders[0])
     if not check_image:
         image = folder / name
