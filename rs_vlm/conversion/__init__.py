@@ -31,6 +31,8 @@ from .mask_to_box import (
     colour_mask_to_index,
     mask_to_boxes,
 )
+from .prepare import prepare_corpora
+from .sources import SOURCES, Source, SourcePart
 from .visdrone import VISDRONE_CLASSES, read_visdrone
 from .voc import read_voc
 from .yolo import read_yolo
@@ -44,6 +46,7 @@ __all__ = [
     'ISPRS_PALETTE',
     'LOVEDA_CLASSES',
     'NAMED_MASK_FORMATS',
+    'SOURCES',
     'VISDRONE_CLASSES',
     'AnnotatedImage',
     'B2CConfig',
@@ -51,6 +54,8 @@ __all__ = [
     'CorpusWriter',
     'MaskSettings',
     'ReaderOptions',
+    'Source',
+    'SourcePart',
     'annotation_files',
     'boxes_to_captions',
     'boxes_to_captions_batch',
@@ -65,6 +70,7 @@ __all__ = [
     'normalise_class_name',
     'phash',
     'pluralise',
+    'prepare_corpora',
     'read_annotation_file',
     'read_class_map',
     'read_coco',
