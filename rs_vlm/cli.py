@@ -18,7 +18,7 @@ SUBCOMMANDS: dict[str, str] = {
     'evaluate': 'rs_vlm.evaluation.cli:main',
     'export': 'rs_vlm.models.export:main',
     'prepare': 'rs_vlm.conversion.prepare:main',
-    'shard': 'rs_vlm.datasets.webdataset_writer:main',
+    'shard': 'rs_vlm.io.webdataset_writer:main',
 }
 
 LIGHTNING_SUBCOMMANDS = ('fit', 'validate', 'test', 'predict')

@@ -54,7 +54,7 @@ def phash(image: Image.Image | str | Path, hash_size: int = 8, highfreq_factor: 
         if Path(image).suffix.lower() in ('.tif', '.tiff'):
             # GeoTIFFs (multi-band, 16-bit) decode as the datasets decode them: rasterio,
             # the same band choice and stretch.
-            from rs_vlm.datasets.decoding import load_image
+            from rs_vlm.io.decoding import load_image
 
             try:
                 pixels = load_image(image).permute(1, 2, 0).round().byte().numpy()

@@ -16,7 +16,7 @@ from typing import Any
 from rs_vlm.datasets.bad_input import OnError
 from rs_vlm.datasets.caption_corpus import CaptionCorpus
 from rs_vlm.datasets.caption_csv import CaptionCSVDataset
-from rs_vlm.datasets.caption_files import JSONLCaptionDataset
+from rs_vlm.datasets.caption_jsonl import JSONLCaptionDataset
 from rs_vlm.errors import CorpusError
 
 __all__ = [
