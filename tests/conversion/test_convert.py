@@ -13,11 +13,13 @@ from rs_vlm.conversion import (
     boxes_to_captions_batch,
     convert_annotations,
     iter_annotations,
+    phash,
     read_coco,
     read_voc,
 )
 from rs_vlm.conversion.reader_utils import ImageNotFoundError
 from rs_vlm.errors import AnnotationError
+from rs_vlm.io.decoding import load_image
 
 QUAD = '10 10 20 10 20 20 10 20'
 
@@ -173,6 +175,9 @@ def test_multiband_geotiff_images_are_read_like_the_datasets(tmp_path: Path) -> 
     (tmp_path / 'labelTxt' / 'S2.txt').write_text(f'{QUAD} ship 0\n')
     [record] = list(iter_annotations('dota', tmp_path / 'labelTxt'))
     assert (record.width, record.height) == (50, 60)
+    # pHash (dedup) decodes it as the datasets do: B04, B03, B02 stretched to 0..255.
+    rgb = load_image(tmp_path / 'images' / 'S2.tif').permute(1, 2, 0).round().byte().numpy()
+    assert phash(tmp_path / 'images' / 'S2.tif') == phash(Image.fromarray(rgb))
 
 
 def test_five_captions_are_distinct_where_templates_allow() -> None:
