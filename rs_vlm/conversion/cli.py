@@ -17,7 +17,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rs_vlm.errors import AnnotationError
+from rs_vlm.errors import AnnotationError, OutputPathError
+from rs_vlm.output_paths import check_output_paths
 
 from .convert import convert_annotations, read_class_map, read_name_list
 from .formats import FORMATS
@@ -107,6 +108,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers < 1:
         parser.error('--workers must be >= 1')
     try:
+        # Before anything is read: no output may be an input (the class files included).
+        check_output_paths(
+            {'--output': args.output, '--summary': args.summary},
+            {
+                '--annotations': args.annotations,
+                '--images': args.images,
+                '--class-map': args.class_map,
+                '--classes': args.classes,
+                '--class-names': args.class_names,
+            },
+        )
         summary = convert_annotations(
             args.format,
             args.annotations,
@@ -133,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             workers=args.workers,
             progress=not args.no_progress,
         )
-    except AnnotationError as error:
+    except (AnnotationError, OutputPathError) as error:
         print(f'rs-vlm convert: error: {error}', file=sys.stderr)
         return 1
     skipped = sum(summary.skipped.values())

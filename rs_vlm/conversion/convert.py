@@ -6,7 +6,6 @@ order, so the corpus is the same byte for byte whatever the worker count.
 """
 
 import json
-import os
 import sys
 from collections import deque
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -18,6 +17,7 @@ from typing import Literal
 from tqdm import tqdm
 
 from rs_vlm.errors import AnnotationError
+from rs_vlm.output_paths import check_output_paths
 
 from .annotated_image import AnnotatedImage
 from .box_to_caption import DEFAULT_CLASS_NAMES, B2CConfig, boxes_to_captions_batch
@@ -219,13 +219,6 @@ def _b2c_config(
     return config
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 def convert_annotations(
     format: str,
     annotations: str | Path,
@@ -291,8 +284,10 @@ def convert_annotations(
         What was written and skipped.
 
     Raises:
-        AnnotationError: The first bad input with ``on_error='raise'``; an output that is an
-            input; a ``class_map`` key no annotation uses (naming the classes seen).
+        AnnotationError: The first bad input with ``on_error='raise'``; a ``class_map`` key no
+            annotation uses (naming the classes seen).
+        OutputPathError: The corpus or summary is an input, the other output, or not
+            writable (checked before anything is read).
         ValueError: For bad option values.
     """
     output = Path(output)
@@ -300,11 +295,10 @@ def convert_annotations(
     summary_path = (
         Path(summary) if summary is not None else output.with_name(output.name + '.summary.json')
     )
-    for written in (output, summary_path):
-        if _same_file(written, annotations) or written.absolute() == annotations.absolute():
-            raise AnnotationError(written, 'output would overwrite the annotations it reads')
-    if _same_file(output, summary_path) or output.absolute() == summary_path.absolute():
-        raise AnnotationError(output, 'the summary and the corpus are the same file')
+    check_output_paths(
+        {'output': output, 'summary': summary_path},
+        {'annotations': annotations, 'images': images},
+    )
     if on_error not in ('raise', 'skip'):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     if workers < 1:

@@ -66,8 +66,8 @@ def _one(*parts: SourcePart) -> tuple[tuple[SourcePart, ...], ...]:
     return (tuple(parts),)
 
 
-# Potsdam and Vaihingen: Table I's 4 classes, written as places (the paper's Fig. 2 wording).
-_ISPRS = MappingProxyType({'mask_format': 'isprs', 'region_captions': True})
+# Potsdam and Vaihingen: Table I's 4 classes (the presets), written as places (Fig. 2 wording).
+_VAIHINGEN = MappingProxyType({'mask_format': 'vaihingen', 'region_captions': True})
 
 #: The 17 sources, in the paper's Table I groups.
 SOURCES: tuple[Source, ...] = (
@@ -202,7 +202,7 @@ SOURCES: tuple[Source, ...] = (
         'SEG-4',
         'mask',
         _one(SourcePart('Vaihingen/gts_for_participants', 'Vaihingen/top')),
-        options=_ISPRS,
+        options=_VAIHINGEN,
         paper_images=742,
     ),
     Source(
@@ -211,7 +211,14 @@ SOURCES: tuple[Source, ...] = (
         'SEG-4',
         'mask',
         _one(SourcePart('Potsdam/5_Labels_all', 'Potsdam/2_Ortho_RGB')),
-        options=MappingProxyType({**_ISPRS, 'strip_suffix': '_label', 'image_suffix': '_RGB'}),
+        options=MappingProxyType(
+            {
+                'mask_format': 'potsdam',
+                'region_captions': True,
+                'strip_suffix': '_label',
+                'image_suffix': '_RGB',
+            }
+        ),
         paper_images=5421,
     ),
     Source(
