@@ -28,6 +28,7 @@ from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
 from rs_vlm.datasets.caption_corpus import CaptionCorpus, CaptionMode, Tokenizer
 from rs_vlm.errors import CorpusError
 from rs_vlm.io.decoding import decode_image_bytes
+from rs_vlm.io.random_crop import CropSampler
 
 __all__ = ['IMAGE_EXTENSIONS', 'INDEX_NAME', 'ShardSample', 'WebDatasetShards', 'scan_shard']
 
@@ -207,11 +208,12 @@ class WebDatasetShards(CaptionCorpus):
             self._handles[shard] = open(self.folder / shard, 'rb')
         return self._handles[shard]
 
-    def load_image(self, index: int) -> Tensor | None:
+    def load_image(self, index: int, crop: CropSampler | None = None) -> Tensor | None:
         """Read and decode the image of sample ``index`` from its shard.
 
         Args:
             index: Sample index.
+            crop: Training crop box sampler; None: centre square.
 
         Returns:
             ``[3, H, W]`` in 0..255 of :attr:`image_dtype`, or None (bad image, policy ``'skip'``).
@@ -225,7 +227,7 @@ class WebDatasetShards(CaptionCorpus):
             if len(data) != size:
                 raise OSError(f'truncated shard: read {len(data)} of {size} bytes')
             suffix = '.' + name.rpartition('.')[2]
-            return decode_image_bytes(data, suffix, self.image_size, self.image_dtype)
+            return decode_image_bytes(data, suffix, self.image_size, self.image_dtype, crop)
 
         return self.policy.read_image(read, self.folder / shard, key=name)
 

@@ -306,7 +306,9 @@ def guess_architecture(state_dict: Mapping[str, Tensor]) -> list[str]:
         state_dict: A plain open_clip state_dict.
 
     Returns:
-        Matching model names, plain names before ``-quickgelu`` variants; empty when none match.
+        Matching model names, ``-quickgelu`` variants first (OpenAI-initialised weights, such
+        as RemoteCLIP's, were trained with QuickGELU), then shortest first; empty when none
+        match.
     """
     wanted = _signature(state_dict)
     if wanted is None:
@@ -317,7 +319,7 @@ def guess_architecture(state_dict: Mapping[str, Tensor]) -> list[str]:
         have = _config_signature(config) if config else None
         if have is not None and all(have.get(key) == value for key, value in wanted.items()):
             matches.append(name)
-    return sorted(matches, key=lambda name: (len(name), name))
+    return sorted(matches, key=lambda name: (not name.endswith('-quickgelu'), len(name), name))
 
 
 def _describe(keys: list[str], limit: int = 8) -> str:
