@@ -173,10 +173,16 @@ SOURCES: tuple[Source, ...] = (
         'au_air',
         'AU-AIR',
         'DET-10',
-        'coco',
-        _one(SourcePart('AU-AIR/annotations.json', 'AU-AIR/images')),
+        'auair',
+        (
+            (
+                SourcePart(
+                    'AU-AIR/auair2019annotations/annotations.json', 'AU-AIR/auair2019data/images'
+                ),
+            ),
+            (SourcePart('AU-AIR/annotations.json', 'AU-AIR/images'),),
+        ),
         paper_images=32823,
-        note='AU-AIR ships its own JSON; convert it to COCO form as AU-AIR/annotations.json',
     ),
     Source(
         'stanford_drone',
