@@ -12,6 +12,7 @@ import pytest
 import rasterio
 from PIL import Image
 
+import rs_vlm.conversion.prepare as prepare_module
 from rs_vlm.cli import main as rs_vlm
 from rs_vlm.conversion.prepare import prepare_corpora
 from rs_vlm.datamodules.corpus_files import open_caption_corpus, read_mixture_manifest
@@ -113,7 +114,10 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def test_prepare_writes_corpora_manifest_and_table(
-    data_root: tuple[Path, dict[str, object]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    data_root: tuple[Path, dict[str, object]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     root, made = data_root
     output = tmp_path / 'corpora'
@@ -161,7 +165,13 @@ def test_prepare_writes_corpora_manifest_and_table(
 
     # Unchanged inputs: every source is reused; touching one DOTA label converts DOTA again.
     before = (output / 'dota.tsv').stat().st_mtime_ns
-    result = prepare_corpora(root, output, progress=False)
+
+    def no_hashing(*args: object) -> None:
+        raise AssertionError('unchanged inputs were hashed again')
+
+    with monkeypatch.context() as patch:
+        patch.setattr(prepare_module, '_hash_images', no_hashing)
+        result = prepare_corpora(root, output, progress=False)
     assert {r.status for r in result.sources if r.corpus} == {'reused'}
     assert (output / 'dota.tsv').stat().st_mtime_ns == before
     label = root / 'DOTA' / 'train' / 'labelTxt' / 'P0706.txt'
