@@ -543,7 +543,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--data-root', type=Path, required=True, help='folder of downloads')
     parser.add_argument('--output', type=Path, required=True, help='folder for the corpora')
     parser.add_argument(
-        '--sources', nargs='+', choices=[s.name for s in SOURCES], help='default: all 17'
+        '--sources',
+        nargs='+',
+        choices=[s.name for s in SOURCES],
+        metavar='NAME',
+        help='sources to prepare (default: all 17): ' + ', '.join(s.name for s in SOURCES),
     )
     parser.add_argument(
         '--corpus-format',
