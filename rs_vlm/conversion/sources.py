@@ -86,9 +86,16 @@ SOURCES: tuple[Source, ...] = (
         'DOTA',
         'DET-10',
         'dota',
-        _one(
-            SourcePart('DOTA/train/labelTxt', 'DOTA/train/images'),
-            SourcePart('DOTA/val/labelTxt', 'DOTA/val/images'),
+        (
+            (
+                SourcePart('DOTA/train/labelTxt', 'DOTA/train/images'),
+                SourcePart('DOTA/val/labelTxt', 'DOTA/val/images'),
+            ),
+            # DOTA-v1.0's label archive unpacks to labelTxt-v1.0/labelTxt
+            (
+                SourcePart('DOTA/train/labelTxt-v1.0/labelTxt', 'DOTA/train/images'),
+                SourcePart('DOTA/val/labelTxt-v1.0/labelTxt', 'DOTA/val/images'),
+            ),
         ),
         paper_images=1409,
     ),
