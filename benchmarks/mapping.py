@@ -8,9 +8,9 @@ Side by side in one run, on rasters the script writes (smooth colour ramps plus 
    full-size array, write the GeoTIFF at the end. The ratio is printed.
 2. Reading the same windows with torchgeo's ``RasterDataset`` + ``GridGeoSampler`` against our
    strip reads (why the maps read through rasterio windows).
-3. Peak resident memory of ``map_scene`` on a ``--big`` x ``--big`` pixel raster (default
-   20,000), run in a child process and measured by ``getrusage``, against what the naive loop
-   would need to hold (the raster and a full-size probability array).
+3. Peak resident memory of ``rs-vlm predict map`` on a ``--big`` x ``--big`` pixel raster
+   (default 20,000), run as a child process and measured by ``getrusage``, against what the
+   naive loop would need to hold (the raster and a full-size probability array).
 
     python benchmarks/mapping.py                       # all three, rs-vit-tiny on CPU
     python benchmarks/mapping.py --skip-big            # 1 and 2 only
@@ -130,19 +130,6 @@ def strip_read(raster: Path, window: int, stride: int) -> tuple[int, float]:
     return count, time.perf_counter() - start
 
 
-def peak_memory_child(raster: Path, output: Path, window: int, stride: int, model: str) -> None:
-    """Run in a child process: map the big raster, print seconds and peak RSS (MiB)."""
-    torch.manual_seed(0)
-    start = time.perf_counter()
-    result = map_scene(
-        raster, output, classes=CLASSES[:2], model_name=model, window=window, stride=stride,
-        batch_size=64, device='cpu', progress=True,
-    )  # fmt: skip
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f'CHILD {result.windows} {seconds:.1f} {peak:.0f} {output.stat().st_size}')
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--model', default='rs-vit-tiny')
@@ -154,13 +141,9 @@ def main() -> None:
     parser.add_argument('--big-stride', type=int, default=224)
     parser.add_argument('--skip-big', action='store_true')
     parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument('--big-raster', help='reuse this big raster instead of writing one')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    if args.child:
-        peak_memory_child(Path(args.child[0]), Path(args.child[1]), args.big_window,
-                          args.big_stride, args.model)  # fmt: skip
-        return
 
     print(f'load average before: {os.getloadavg()}; torch threads {args.threads}')
     with tempfile.TemporaryDirectory(dir='.') as folder:
@@ -201,25 +184,37 @@ def main() -> None:
 
         if args.skip_big:
             return
-        big = folder / 'big.tif'
+        if args.big_raster:
+            big = Path(args.big_raster)
+        else:
+            big = folder / 'big.tif'
+            start = time.perf_counter()
+            write_scene(big, args.big)
+            print(f'\n3. wrote a {args.big}x{args.big} RGB raster in '
+                  f'{time.perf_counter() - start:.0f} s')  # fmt: skip
+        with rasterio.open(big) as src:
+            side = src.width
+        print(f'\n3. {big.name}: {side}x{side} px RGB, {big.stat().st_size / 2**20:.0f} MiB '
+              f'compressed, {3 * side**2 / 2**30:.2f} GiB decoded')  # fmt: skip
+        # the real command in a child process; its peak RSS from getrusage(RUSAGE_CHILDREN)
+        command = [
+            sys.executable, '-m', 'rs_vlm', 'predict', 'map', '--model', args.model,
+            '--raster', str(big), '--classes', 'forest,river', '--window', str(args.big_window),
+            '--stride', str(args.big_stride), '--batch-size', '64', '--device', 'cpu',
+            '--no-progress', '--output', str(folder / 'big_map.tif'),
+        ]  # fmt: skip
         start = time.perf_counter()
-        write_scene(big, args.big)
-        took = time.perf_counter() - start
-        print(f'\n3. wrote a {args.big}x{args.big} RGB raster in {took:.0f} s'
-              f' ({big.stat().st_size / 2**20:.0f} MiB compressed, '
-              f'{3 * args.big**2 / 2**30:.2f} GiB decoded)')  # fmt: skip
-        child = subprocess.run(
-            [sys.executable, __file__, '--model', args.model, '--big-window', str(args.big_window),
-             '--big-stride', str(args.big_stride), '--threads', str(args.threads),
-             '--child', str(big), str(folder / 'big_map.tif')],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        line = next(x for x in child.stdout.splitlines() if x.startswith('CHILD'))
-        _, count, seconds, peak, size = line.split()
-        naive_bytes = 3 * args.big**2 + 2 * 4 * args.big**2 + 4 * args.big**2
-        print(f'   map_scene, {count} windows of {args.big_window} px (stride '
-              f'{args.big_stride}), 2 classes: {seconds} s, peak RSS {peak} MiB, '
-              f'COG {int(size) / 2**20:.0f} MiB')  # fmt: skip
+        subprocess.run(
+            command, check=True, env={**os.environ, 'OMP_NUM_THREADS': str(args.threads)}
+        )
+        seconds = time.perf_counter() - start
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        windows = len(window_offsets(side, args.big_window, args.big_stride)) ** 2
+        size = (folder / 'big_map.tif').stat().st_size / 2**20
+        print(f'   rs-vlm predict map, {windows} windows of {args.big_window} px (stride '
+              f'{args.big_stride}), 2 classes: {seconds:.0f} s, peak RSS {peak:.0f} MiB, '
+              f'COG {size:.0f} MiB')  # fmt: skip
+        naive_bytes = 3 * side**2 + 2 * 4 * side**2 + 4 * side**2
         print(
             f'   the naive loop would hold the raster + a 2-class float32 sum + counts: '
             f'{naive_bytes / 2**30:.2f} GiB before the model'

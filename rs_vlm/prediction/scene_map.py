@@ -23,7 +23,7 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +31,7 @@ import numpy as np
 import rasterio
 import rasterio.shutil
 import torch
+import torch.nn.functional as F
 from rasterio.windows import Window
 from tqdm.auto import tqdm
 
@@ -39,7 +40,14 @@ from rs_vlm.prediction.model import LoadedModel, load_for_prediction
 from rs_vlm.prediction.raster_windows import RasterStack, WindowStrip, window_offsets
 from rs_vlm.prediction.window_encoding import encode_windows, window_preprocess_config
 
-__all__ = ['LOGIT_SCALE', 'RASTER_SUFFIXES', 'SceneMap', 'map_scene', 'tent_weights']
+__all__ = [
+    'LOGIT_SCALE',
+    'RASTER_SUFFIXES',
+    'SceneMap',
+    'class_embeddings',
+    'map_scene',
+    'tent_weights',
+]
 
 #: Logit scale of the class softmax (as ``classify_images``).
 LOGIT_SCALE = 100.0
@@ -48,7 +56,7 @@ LOGIT_SCALE = 100.0
 RASTER_SUFFIXES = ('.tif', '.tiff')
 
 #: GDAL block cache while writing (bytes): bounds memory on wide rasters.
-_GDAL_CACHE_BYTES = 256 * 1024 * 1024
+_GDAL_CACHE_BYTES = 128 * 1024 * 1024
 
 
 @dataclass
@@ -154,13 +162,42 @@ def _check_output(output: Path, inputs: Sequence[Path]) -> None:
         raise InputError(output.parent, 'output folder does not exist')
 
 
+def class_embeddings(
+    model: torch.nn.Module,
+    tokenizer: Callable[[list[str]], torch.Tensor],
+    classes: Sequence[str],
+    templates: Sequence[str],
+) -> torch.Tensor:
+    """``[C, D]`` zero-shot class embeddings (open_clip's and RemoteCLIP's classifier).
+
+    Each is the mean of the class's L2-normalised prompt embeddings, renormalised.
+
+    Built here rather than imported from the evaluation callbacks so that mapping does not load
+    Lightning (about 180 MB of resident memory).
+
+    Args:
+        model: An open_clip model.
+        tokenizer: Its tokenizer.
+        classes: Class names.
+        templates: Prompt templates with one ``{}``.
+
+    Returns:
+        L2-normalised class embeddings on the model's device.
+    """
+    from rs_vlm.prediction.encoding import encode_texts
+
+    prompts = [template.format(name) for name in classes for template in templates]
+    with torch.no_grad():
+        features = encode_texts(model, tokenizer, prompts).view(len(classes), len(templates), -1)
+    return F.normalize(features.mean(dim=1), dim=-1)
+
+
 def _text_targets(
     loaded: LoadedModel,
     classes: Sequence[str] | None,
     query: str | None,
     templates: Sequence[str] | str | Path | None,
 ) -> tuple[torch.Tensor, list[str]]:
-    from rs_vlm.prediction.classify import build_zero_shot_classifier  # type: ignore[attr-defined]
     from rs_vlm.prediction.encoding import encode_texts
     from rs_vlm.prediction.inputs import check_class_names, read_templates
 
@@ -174,10 +211,7 @@ def _text_targets(
         prompts = read_templates(templates)
     else:
         prompts = list(templates)
-    with torch.no_grad():
-        classifier = build_zero_shot_classifier(
-            lambda texts: encode_texts(model, tokenizer, texts), names, prompts
-        )
+    classifier = class_embeddings(model, tokenizer, names, prompts)
     return classifier, ['class', *(f'p({name})' for name in names)]
 
 
@@ -308,9 +342,10 @@ def _write_map(
         'nodata': float('nan'),
         'crs': stack.crs,
         'transform': stack.transform,
-        'tiled': True,
-        'blockxsize': 256,
-        'blockysize': 256,
+        # staging file in strips: finished rows are written whole, so no partial tiles wait in
+        # GDAL's cache; the COG copy re-tiles it
+        'tiled': False,
+        'blockysize': 16,
         'compress': 'deflate',
         'zlevel': 1,
         'BIGTIFF': 'IF_SAFER',
