@@ -28,9 +28,9 @@ import torch.nn.functional as F
 from matplotlib.patches import Patch
 
 from rs_vlm.cli import main as rs_vlm
-from rs_vlm.datasets.synthetic_aerial import SyntheticAerial
 from rs_vlm.models import create_clip
 from rs_vlm.prediction.raster_windows import RasterStack
+from rs_vlm.synthetic import SyntheticAerial
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / 'outputs' / 'mapping-docs'
@@ -69,6 +69,7 @@ def train_tiny(steps: int = 150) -> Path:
 
 
 def run(*argv: str) -> None:
+    """Run an rs-vlm command in this process, echoing it."""
     print('$ rs-vlm ' + ' '.join(argv))
     code = rs_vlm(list(argv))
     if code:
@@ -112,6 +113,7 @@ def figure(rasters: list[Path], class_map: Path, heatmap: Path, title: str, outp
 
 
 def main() -> None:
+    """Train, map, index, search, draw."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         '--fixtures',

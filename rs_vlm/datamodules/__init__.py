@@ -1,8 +1,11 @@
 """Datamodules (torchgeo ``NonGeoDataModule`` subclasses) for captions, scenes and counting."""
 
+from typing import Any
+
 from rs_vlm.datamodules.augmentation import CLIP_MEAN, CLIP_STD
 from rs_vlm.datamodules.caption import CaptionDataModule
 from rs_vlm.datamodules.caption_mixture import CaptionMixtureDataModule
+from rs_vlm.datamodules.prepared_mixture import PreparedMixtureDataModule
 from rs_vlm.datamodules.remote_count import RemoteCountDataModule
 from rs_vlm.datamodules.scene import (
     AIDDataModule,
@@ -20,7 +23,6 @@ from rs_vlm.datamodules.scene import (
     UCMercedDataModule,
     WHURS19DataModule,
 )
-from rs_vlm.datamodules.synthetic_aerial import SyntheticAerialDataModule
 from rs_vlm.datamodules.tokenizers import get_tokenizer
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     'MLRSNetDataModule',
     'OPTIMAL31DataModule',
     'PatternNetDataModule',
+    'PreparedMixtureDataModule',
     'RESISC45DataModule',
     'RSC11DataModule',
     'RSICB128DataModule',
@@ -41,8 +44,16 @@ __all__ = [
     'RemoteCountDataModule',
     'SIRIWHUDataModule',
     'SceneDataModule',
-    'SyntheticAerialDataModule',
     'UCMercedDataModule',
     'WHURS19DataModule',
     'get_tokenizer',
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # SyntheticAerialDataModule moved to rs_vlm.synthetic; resolved on use (no import cycle).
+    if name == 'SyntheticAerialDataModule':
+        from rs_vlm.synthetic.datamodule import SyntheticAerialDataModule
+
+        return SyntheticAerialDataModule
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

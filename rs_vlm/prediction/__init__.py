@@ -4,7 +4,10 @@ The Python API mirrors ``rs-vlm predict classify|embed|map|index|search``::
 
     from rs_vlm.prediction import classify_images, embed_images, map_scene, search
 
-    result = classify_images('photos/', ['forest', 'river'], model_name='ViT-B-32')
+    result = classify_images(
+        'photos/', ['forest', 'river'],
+        model_name='ViT-B-32-quickgelu', checkpoint='RemoteCLIP-ViT-B-32.pt',
+    )
     map_scene('scene.tif', 'map.tif', classes=['forest', 'river'], model_name='ViT-B-32')
 
 Names load on first access (PEP 562), so ``rs-vlm predict classify --help`` and argument

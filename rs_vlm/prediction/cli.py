@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from rs_vlm.errors import InputError
+from rs_vlm.output_paths import check_output_paths
 
 __all__ = [
     'build_classify_parser',
@@ -62,6 +63,12 @@ def build_classify_parser() -> argparse.ArgumentParser:
         default='default',
         help="'default' (the dataset's, else RemoteCLIP's) or a file, one '{}' template a line",
     )
+    parser.add_argument(
+        '--normalise-prompts',
+        action='store_true',
+        help="open_clip's class embeddings (normalise each prompt embedding before averaging) "
+        "instead of ITRA's (average the raw embeddings), which RemoteCLIP's paper used",
+    )
     parser.add_argument('--top-k', type=int, default=5, help='classes kept per image')
     parser.add_argument('--on-error', choices=('raise', 'skip'), default='raise')
     parser.add_argument('--output', required=True, help='predictions.csv or predictions.json')
@@ -114,6 +121,15 @@ def classify_main(argv: Sequence[str] | None = None) -> int:
     from rs_vlm.prediction.inputs import parse_class_list, read_class_names
 
     try:
+        check_output_paths(
+            {'--output': args.output},
+            {
+                '--images': args.images,
+                '--classes-file': args.classes_file,
+                '--templates': None if args.templates == 'default' else args.templates,
+                '--checkpoint': args.checkpoint,
+            },
+        )
         classes = None
         if args.classes is not None:
             classes = parse_class_list(args.classes)
@@ -133,6 +149,7 @@ def classify_main(argv: Sequence[str] | None = None) -> int:
             on_error=args.on_error,
             progress=not args.no_progress,
             force_quick_gelu=args.force_quick_gelu,
+            normalise_prompts=args.normalise_prompts,
         )
         path = write_predictions(result, args.output)
     except (InputError, ValueError) as error:
@@ -168,6 +185,10 @@ def embed_main(argv: Sequence[str] | None = None) -> int:
     from rs_vlm.prediction.model import load_for_prediction
 
     try:
+        check_output_paths(
+            {'--output': args.output},
+            {'--images': args.images, '--captions': args.captions, '--checkpoint': args.checkpoint},
+        )
         captions = read_captions(args.captions) if args.captions else None
         loaded = load_for_prediction(
             args.model, args.checkpoint, args.device, force_quick_gelu=args.force_quick_gelu

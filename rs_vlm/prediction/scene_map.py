@@ -23,7 +23,7 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +31,6 @@ import numpy as np
 import rasterio
 import rasterio.shutil
 import torch
-import torch.nn.functional as F
 from rasterio.windows import Window
 from tqdm.auto import tqdm
 
@@ -44,7 +43,6 @@ __all__ = [
     'LOGIT_SCALE',
     'RASTER_SUFFIXES',
     'SceneMap',
-    'class_embeddings',
     'map_scene',
     'tent_weights',
 ]
@@ -162,46 +160,18 @@ def _check_output(output: Path, inputs: Sequence[Path]) -> None:
         raise InputError(output.parent, 'output folder does not exist')
 
 
-def class_embeddings(
-    model: torch.nn.Module,
-    tokenizer: Callable[[list[str]], torch.Tensor],
-    classes: Sequence[str],
-    templates: Sequence[str],
-) -> torch.Tensor:
-    """``[C, D]`` zero-shot class embeddings (open_clip's and RemoteCLIP's classifier).
-
-    Each is the mean of the class's L2-normalised prompt embeddings, renormalised.
-
-    Built here rather than imported from the evaluation callbacks so that mapping does not load
-    Lightning (about 180 MB of resident memory).
-
-    Args:
-        model: An open_clip model.
-        tokenizer: Its tokenizer.
-        classes: Class names.
-        templates: Prompt templates with one ``{}``.
-
-    Returns:
-        L2-normalised class embeddings on the model's device.
-    """
-    from rs_vlm.prediction.encoding import encode_texts
-
-    prompts = [template.format(name) for name in classes for template in templates]
-    with torch.no_grad():
-        features = encode_texts(model, tokenizer, prompts).view(len(classes), len(templates), -1)
-    return F.normalize(features.mean(dim=1), dim=-1)
-
-
 def _text_targets(
     loaded: LoadedModel,
     classes: Sequence[str] | None,
     query: str | None,
     templates: Sequence[str] | str | Path | None,
 ) -> tuple[torch.Tensor, list[str]]:
+    from rs_vlm.evaluation.encoding import Encoder
+    from rs_vlm.evaluation.zero_shot import build_zero_shot_classifier
     from rs_vlm.prediction.encoding import encode_texts
     from rs_vlm.prediction.inputs import check_class_names, read_templates
 
-    model, _, tokenizer = loaded
+    model, preprocess, tokenizer = loaded
     if query is not None:
         if not query.strip():
             raise ValueError('--query is empty')
@@ -211,7 +181,11 @@ def _text_targets(
         prompts = read_templates(templates)
     else:
         prompts = list(templates)
-    classifier = class_embeddings(model, tokenizer, names, prompts)
+    # ITRA's class embeddings, as rs-vlm predict classify and the zero-shot benchmark
+    raw_texts = Encoder(model, preprocess, tokenizer).texts
+    classifier = build_zero_shot_classifier(
+        lambda texts: raw_texts(texts, normalize=False), names, prompts
+    )
     return classifier, ['class', *(f'p({name})' for name in names)]
 
 
