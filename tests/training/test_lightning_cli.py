@@ -1,5 +1,6 @@
 """``rs-vlm fit`` through the CLI with the caption datamodule; the shipped configs parse."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,6 @@ import yaml
 from PIL import Image
 
 from rs_vlm.cli import main
-from rs_vlm.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIG = Path(__file__).with_name('configs') / 'tiny-fit.yaml'
@@ -59,7 +59,9 @@ def test_fit_via_python_m_then_in_process(caption_csv: Path, tmp_path: Path) -> 
     assert yaml.safe_load((root / 'config.yaml').read_text())['trainer']['max_steps'] == 1
 
 
-def test_missing_image_is_reported_with_its_file(caption_csv: Path, tmp_path: Path) -> None:
+def test_missing_image_is_reported_with_its_file(
+    caption_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     (caption_csv.parent / 'images' / 'tile_2.jpg').unlink()
     args = [
         'fit',
@@ -70,11 +72,12 @@ def test_missing_image_is_reported_with_its_file(caption_csv: Path, tmp_path: Pa
         '--trainer.fast_dev_run=true',
         '--data.init_args.batch_size=4',
     ]
-    with pytest.raises(InputError, match=r'tile_2\.jpg'):
-        main(args)
+    assert main(args) == 1  # a clear error naming the file, no traceback
+    error = capsys.readouterr().err
+    assert re.search(r'rs-vlm fit: error: .*train\.csv, line 4: .*tile_2\.jpg', error), error
 
 
-def test_unknown_model_name_fails_clearly(caption_csv: Path) -> None:
+def test_unknown_model_name_fails_clearly(caption_csv: Path, capsys: pytest.CaptureFixture) -> None:
     args = [
         'fit',
         '--config',
@@ -82,8 +85,8 @@ def test_unknown_model_name_fails_clearly(caption_csv: Path) -> None:
         f'--data.init_args.train_csv={caption_csv}',
         '--model.init_args.model_name=ViT-Q-99',
     ]
-    with pytest.raises(ValueError, match="unknown model name 'ViT-Q-99'"):
-        main(args)
+    assert main(args) == 2  # a config error
+    assert "unknown model name 'ViT-Q-99'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -102,13 +105,17 @@ def test_paper_configs_parse_with_the_recipe(
     printed = yaml.safe_load(capsys.readouterr().out)
     model = printed['model']['init_args']
     data = printed['data']['init_args']
-    assert printed['data']['class_path'] == 'rs_vlm.datamodules.CaptionDataModule'
+    assert printed['data']['class_path'] == 'rs_vlm.datamodules.PreparedMixtureDataModule'
+    assert data['data_root'] == 'data' and data['mixture'] == 'corpora/mixture.json'
+    callbacks = {c['class_path']: c['init_args'] for c in printed['trainer']['callbacks']}
+    for factory in ('retrieval_benchmarks', 'zero_shot_benchmarks'):
+        assert callbacks[f'rs_vlm.callbacks.benchmarks.{factory}']['data_root'] == 'data'
     assert (model['model_name'], model['lr'], data['batch_size']) == (model_name, lr, batch_size)
     assert data['tokenizer'] == model_name
     assert printed['trainer']['max_steps'] == 108215
     assert model['max_steps'] is None  # the LR schedule follows trainer.max_steps
     assert printed['trainer']['precision'] == '16-mixed'
-    assert data['image_size'] == 224
+    assert (data['image_size'], data['context_length']) == (224, 77)  # the model config's
     # ITRA's AdamW (itra/training/main.py): betas (0.9, 0.999), eps 1e-8, for every backbone
     assert (tuple(model['betas']), model['eps']) == ((0.9, 0.999), 1e-8)
     assert model['weight_decay'] == 0.05  # ITRA's --weight_decay default
@@ -116,3 +123,21 @@ def test_paper_configs_parse_with_the_recipe(
         strategy = printed['trainer']['strategy']
         assert strategy['class_path'] == 'rs_vlm.models.CLIPFSDPStrategy'
         assert strategy['init_args']['activation_checkpointing'] is True
+
+
+def test_recipe_inputs_follow_the_model_and_the_data_root(capsys: pytest.CaptureFixture) -> None:
+    # Changing only the model used to keep 224 px and crash in the model (785 vs 17 tokens).
+    args = ['fit', '--config', str(REPO / 'configs' / 'vit-b-32.yaml'), '--print_config']
+    args += ['--model.init_args.model_name=rs-vit-tiny', '--data.init_args.data_root=/srv/rs']
+    assert main(args) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    data = printed['data']['init_args']
+    assert (data['tokenizer'], data['image_size'], data['context_length']) == (
+        'rs-vit-tiny',
+        32,
+        77,
+    )
+    roots = {c['init_args'].get('data_root') for c in printed['trainer']['callbacks']}
+    assert roots == {'/srv/rs', None}  # both benchmark callbacks follow the one setting
+    assert main([*args, '--data.init_args.image_size=64']) == 0
+    assert yaml.safe_load(capsys.readouterr().out)['data']['init_args']['image_size'] == 64
