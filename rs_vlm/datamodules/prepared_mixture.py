@@ -80,7 +80,6 @@ class PreparedMixtureDataModule(CaptionMixtureDataModule):
             tokenizer=tokenizer,
             context_length=context_length,
             seed=seed,
-            on_error=on_error,
             crop_scale=crop_scale,
             drop_last=drop_last,
         )
