@@ -7,8 +7,8 @@ command line. :func:`screen_checkpoint_hyperparameters` lets through only values
 import anything the config does not already name: no ``class_path`` other than the config's
 own, for parameters whose type makes jsonargparse import (callables, classes, modules) no
 value other than the config's, and no ``${...}`` interpolation (omegaconf would resolve it).
-:func:`differing_values` lists where the user's config and the
-checkpoint disagree, so the run can say which of its values won.
+:func:`differing_values` lists where the user's config and the checkpoint disagree, so the
+run can say which of its values won.
 """
 
 import inspect
