@@ -204,10 +204,9 @@ SOURCES: tuple[Source, ...] = (
         'carpk',
         'CARPK',
         'DET-10',
-        'csv',
-        _one(SourcePart('CARPK/boxes.csv', 'CARPK/Images')),
+        'carpk',
+        _one(SourcePart('CARPK/CARPK_devkit/data/Annotations', 'CARPK/CARPK_devkit/data/Images')),
         paper_images=1568,
-        note='CARPK_devkit text labels: write them as image_path,xmin,ymin,xmax,ymax,label rows',
     ),
     Source(
         'vaihingen',
