@@ -120,7 +120,15 @@ SOURCES: tuple[Source, ...] = (
         'HRRSD',
         'DET-10',
         'voc',
-        _one(SourcePart('HRRSD/OPT2017/Annotations', 'HRRSD/OPT2017/JPEGImages')),
+        (
+            (SourcePart('HRRSD/OPT2017/Annotations', 'HRRSD/OPT2017/JPEGImages'),),
+            (
+                SourcePart(
+                    'HRRSD/TGRS-HRRSD-Dataset/OPT2017/Annotations',
+                    'HRRSD/TGRS-HRRSD-Dataset/OPT2017/JPEGImages',
+                ),
+            ),
+        ),
         paper_images=21761,
     ),
     Source(
