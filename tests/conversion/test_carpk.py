@@ -3,6 +3,8 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from rs_vlm.conversion import boxes_to_captions, prepare_corpora, read_carpk
@@ -50,3 +52,19 @@ def test_prepare_finds_carpk(devkit: Path, tmp_path: Path) -> None:
     result = prepare_corpora(tmp_path, tmp_path / 'corpora', sources=['carpk'], progress=False)
     [carpk] = result.sources
     assert (carpk.status, carpk.images, carpk.captions) == ('converted', 1, 5)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=st.binary(max_size=200)
+    | st.from_regex(r'([-0-9. e]{0,12}\n){0,4}', fullmatch=True).map(str.encode)
+)
+def test_hostile_bytes_raise_only_annotation_errors(devkit: Path, data: bytes) -> None:
+    path = devkit / 'Annotations' / '20160331_NTU_00001.txt'
+    path.write_bytes(data)
+    try:
+        read_carpk(path)
+    except AnnotationError as error:
+        assert str(path) in str(error)
