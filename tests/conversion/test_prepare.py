@@ -302,3 +302,18 @@ def test_potsdam_geotiff_labels_give_table_one_classes_as_places(tmp_path: Path)
     text = ' '.join(r['title'] for r in rows).lower()
     assert 'place with building' in text and 'place with car' in text
     assert 'impervious' not in text and 'clutter' not in text
+
+
+def test_ret3_names_outside_the_image_folder_are_skipped(tmp_path: Path) -> None:
+    rsicd = tmp_path / 'data' / 'RSICD'
+    (rsicd / 'images').mkdir(parents=True)
+    _noise_image(rsicd / 'images' / 'a.jpg', 1)
+    _noise_image(tmp_path / 'data' / 'secret.jpg', 2)
+    (rsicd / 'train_filename.txt').write_text('a.jpg\n../secret.jpg\n/etc/passwd\n')
+    (rsicd / 'train_caps.txt').write_text(''.join(f'caption {i}\n' for i in range(15)))
+    result = prepare_corpora(tmp_path / 'data', tmp_path / 'out', sources=['rsicd'], progress=False)
+    [rsicd_result] = result.sources
+    assert rsicd_result.images == 1 and rsicd_result.skipped == {'malformed annotation': 2}
+    assert [Path(r['filepath']).name for r in _rows(tmp_path / 'out' / 'rsicd.tsv')] == [
+        'a.jpg'
+    ] * 5
