@@ -6,7 +6,13 @@ was expected, so a user can fix the input without reading our code.
 
 from pathlib import Path
 
-__all__ = ['AnnotationError', 'CheckpointError', 'CorpusError', 'InputError']
+__all__ = [
+    'AnnotationError',
+    'CheckpointError',
+    'CorpusError',
+    'ImageTooLargeError',
+    'InputError',
+]
 
 
 class InputError(ValueError):
@@ -60,3 +66,11 @@ class CorpusError(InputError):
 
 class CheckpointError(InputError):
     """A checkpoint file has an unknown layout, the wrong architecture, or unsafe content."""
+
+
+class ImageTooLargeError(InputError):
+    """An image would decode to more pixels than the pixel budget (a decompression bomb).
+
+    A :class:`ValueError` like every :class:`InputError`, so the datasets' ``skip`` policy
+    counts it as one bad image instead of stopping the run.
+    """

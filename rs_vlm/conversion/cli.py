@@ -11,17 +11,17 @@ Examples::
 """
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
-from rs_vlm.errors import AnnotationError
+from rs_vlm.errors import AnnotationError, ImageTooLargeError
+from rs_vlm.json_input import parse_json
+from rs_vlm.pixel_budget import check_pixel_budget, open_pillow_image
 
 from .annotated_image import AnnotatedImage
 from .box_to_caption import DEFAULT_CLASS_NAMES, B2CConfig, boxes_to_captions_batch
@@ -115,13 +115,10 @@ def _name_list(path: Path) -> list[str]:
 
 def _class_map(path: Path) -> dict[str, str]:
     try:
-        mapping = json.loads(path.read_text(encoding='utf-8'))
+        data = path.read_bytes()
     except OSError as error:
         raise AnnotationError(path, f'cannot read file: {error}') from None
-    except json.JSONDecodeError as error:
-        raise AnnotationError(path, f'malformed JSON: {error.msg}', line=error.lineno) from None
-    except UnicodeDecodeError as error:
-        raise AnnotationError(path, f'not UTF-8 text: {error}') from None
+    mapping = parse_json(data, path, AnnotationError)
     if not isinstance(mapping, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
     ):
@@ -132,10 +129,17 @@ def _class_map(path: Path) -> dict[str, str]:
 def _read_mask(path: Path) -> np.ndarray:
     try:
         if path.suffix.lower() == '.npy':
-            mask = np.load(path, allow_pickle=False)
+            # Memory-mapped first, so the header's shape is checked before anything is read.
+            mapped = np.load(path, allow_pickle=False, mmap_mode='r')
+            height = mapped.shape[0] if mapped.ndim else 1
+            check_pixel_budget(int(np.prod(mapped.shape[1:])), height, path, 'mask')
+            mask = np.array(mapped)
         else:
-            with Image.open(path) as image:
+            with open_pillow_image(path) as image:
+                check_pixel_budget(*image.size, path, 'mask')
                 mask = np.array(image.convert('RGB') if image.mode in ('RGBA', 'CMYK') else image)
+    except ImageTooLargeError as error:
+        raise AnnotationError(path, f'cannot read mask: {error.reason}') from None
     except (OSError, ValueError, SyntaxError) as error:
         raise AnnotationError(path, f'cannot read mask: {error}') from None
     if mask.ndim == 3 and mask.shape[2] == 1:

@@ -4,15 +4,16 @@ Everything here raises :class:`~rs_vlm.errors.AnnotationError` naming the file a
 key) at fault, so the readers raise nothing else on malformed input.
 """
 
+import io
 import math
 import warnings
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from rs_vlm.errors import AnnotationError
+from rs_vlm.pixel_budget import open_pillow_image
 
 __all__ = [
     'IMAGE_SUFFIXES',
@@ -43,7 +44,9 @@ def read_lines(path: str | Path) -> list[str]:
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b'\n') + 1
         raise AnnotationError(path, f'not UTF-8 text (byte {error.start})', line=line) from None
-    return text.splitlines()
+    # Only \n, \r\n and \r end a line (str.splitlines also splits at U+2028, NEL, form
+    # feeds...), so line numbers are those of a text editor.
+    return [line.rstrip('\n') for line in io.StringIO(text, newline=None)]
 
 
 def parse_number(
@@ -116,20 +119,16 @@ def image_size(image: str | Path, annotation: str | Path | None = None) -> tuple
     Raises:
         AnnotationError: If the image cannot be opened (names the image and the annotation).
     """
-    saved = Image.MAX_IMAGE_PIXELS
     try:
         # Large scenes (DOTA reaches 20,000 px a side) trip Pillow's decompression-bomb guard,
         # but only the header is read here.
-        Image.MAX_IMAGE_PIXELS = None
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            with Image.open(image) as opened:
+            with open_pillow_image(image) as opened:
                 width, height = opened.size
     except (OSError, ValueError, SyntaxError) as error:
         where = f' (for {annotation})' if annotation else ''
         raise AnnotationError(image, f'cannot read image{where}: {error}') from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = saved
     if width <= 0 or height <= 0:
         raise AnnotationError(image, f'image has size {width}x{height}')
     return int(width), int(height)

@@ -5,12 +5,12 @@ the corpus (resolved against an image folder by the dataset). Empty captions and
 text go through the bad-input policy (``skip`` drops the caption, counted and logged).
 """
 
-import json
 from pathlib import Path
 from typing import Any
 
 from rs_vlm.datasets.bad_input import BadInputPolicy
 from rs_vlm.errors import CorpusError
+from rs_vlm.json_input import parse_json
 
 __all__ = ['CorpusListing', 'read_jsonl', 'read_karpathy_json', 'read_precomp', 'read_text_lines']
 
@@ -150,14 +150,9 @@ def read_karpathy_json(
     path = Path(path)
     try:
         data = path.read_bytes()
-        document = json.loads(data.decode('utf-8'))
     except FileNotFoundError as error:
         raise CorpusError(path, 'corpus file not found') from error
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b'\n') + 1
-        raise CorpusError(path, f'not valid UTF-8 text: {error.reason}', line=line) from error
-    except json.JSONDecodeError as error:
-        raise CorpusError(path, f'not valid JSON: {error.msg}', line=error.lineno) from error
+    document = parse_json(data, path, CorpusError)
     if not isinstance(document, dict) or not isinstance(document.get('images'), list):
         raise CorpusError(path, 'expected an object with an "images" list', key='images')
     names: list[str] = []
@@ -221,9 +216,9 @@ def read_jsonl(
         if text is None or not text.strip():
             continue
         try:
-            entry: Any = json.loads(text)
-        except json.JSONDecodeError as error:
-            policy.handle(path, f'not valid JSON: {error.msg}', line=number, cause=error)
+            entry: Any = parse_json(text, path, CorpusError, line=number)
+        except CorpusError as error:
+            policy.handle(path, error.reason, line=number, cause=error)
             continue
         if not isinstance(entry, dict) or not isinstance(entry.get(image_key), str):
             policy.handle(path, f'expected an object with a {image_key!r} string', line=number)

@@ -14,6 +14,14 @@ Band choice for inputs that are not 8-bit RGB (documented in ``docs/data.md``):
 * Integer data wider than 8 bits (e.g. 16-bit Sentinel-2 reflectance) and floats: each chosen
   band is linearly stretched from its 2nd to 98th percentile onto 0..255, clipped (the usual
   "2-98% stretch" for display), because a fixed divisor makes most scenes black or white.
+  Non-finite pixels (NaN no-data, infinities) are left out of the percentiles and become 0.
+
+Memory is bounded by :mod:`rs_vlm.pixel_budget`: an image whose decoded size is over
+the pixel budget raises :class:`~rs_vlm.errors.ImageTooLargeError` (a ``ValueError``, so a
+``skip`` corpus counts it as one bad image). With ``size`` given, JPEGs are decoded at 1/2,
+1/4 or 1/8 scale and TIFFs read at a power-of-two reduced resolution (their overviews when
+they have them) that keeps the shorter side at least ``size``; only the three display bands
+of a multi-band TIFF are read.
 """
 
 import io
@@ -25,12 +33,15 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from rs_vlm.pixel_budget import check_pixel_budget, open_pillow_image, reduction_factor
+
 __all__ = [
     'IMAGE_DTYPES',
     'TIFF_SUFFIXES',
     'decode_image_bytes',
     'load_image',
     'resize_and_center_crop',
+    'rgb_band_indexes',
     'select_rgb_bands',
     'stretch_to_uint8_range',
 ]
@@ -44,9 +55,15 @@ TIFF_SUFFIXES = frozenset({'.tif', '.tiff'})
 #: Sentinel-2 band indices (0-based) of B04, B03, B02 for 13-band (L1C) and 12-band (L2A) stacks.
 _SENTINEL2_RGB = {13: (3, 2, 1), 12: (3, 2, 1)}
 
+#: GDAL block cache while reading one TIFF, in MB.
+_GDAL_CACHE_MB = 64
+
 
 def stretch_to_uint8_range(band: np.ndarray) -> np.ndarray:
     """Map one band linearly from its 2nd..98th percentile onto 0..255 (clipped), as float32.
+
+    Non-finite values (NaN, +-inf) are ignored by the percentiles and set to 0, so one NaN
+    pixel does not blank the band.
 
     Args:
         band: A 2-D array of any numeric type.
@@ -55,10 +72,37 @@ def stretch_to_uint8_range(band: np.ndarray) -> np.ndarray:
         A float32 array in 0..255.
     """
     band = band.astype(np.float32)
-    low, high = np.percentile(band, (2, 98))
+    finite = np.isfinite(band)
+    all_finite = bool(finite.all())
+    if not all_finite:
+        if not finite.any():
+            return np.zeros_like(band)
+        band = np.where(finite, band, np.float32(0))
+    values = band if all_finite else band[finite]
+    low, high = np.percentile(values, (2, 98))
     if high <= low:
-        return np.zeros_like(band) if high <= 0 else np.clip(band, 0, 255)
-    return np.clip((band - low) * (255.0 / (high - low)), 0, 255)
+        stretched = np.zeros_like(band) if high <= 0 else np.clip(band, 0, 255)
+    else:
+        stretched = np.clip((band - low) * (255.0 / (high - low)), 0, 255)
+    if not all_finite:
+        stretched[~finite] = 0
+    return stretched
+
+
+def rgb_band_indexes(count: int) -> list[int]:
+    """The 0-based bands shown as R, G, B for an image of ``count`` bands (module docstring).
+
+    Args:
+        count: Number of bands.
+
+    Returns:
+        Three band indexes (the first band three times for 1 or 2 bands).
+    """
+    if count in (1, 2):
+        return [0, 0, 0]
+    if count in _SENTINEL2_RGB:
+        return list(_SENTINEL2_RGB[count])
+    return [0, 1, 2]
 
 
 def select_rgb_bands(array: np.ndarray) -> np.ndarray:
@@ -70,42 +114,57 @@ def select_rgb_bands(array: np.ndarray) -> np.ndarray:
     Returns:
         A float32 ``[3, H, W]`` array in 0..255.
     """
-    count = array.shape[0]
-    if count in (1, 2):
-        chosen = np.repeat(array[:1], 3, axis=0)
-    elif count in _SENTINEL2_RGB:
-        chosen = array[list(_SENTINEL2_RGB[count])]
-    else:
-        chosen = array[:3]
+    chosen = array[rgb_band_indexes(array.shape[0])]
     if chosen.dtype == np.uint8:
         return chosen.astype(np.float32)
     return np.stack([stretch_to_uint8_range(band) for band in chosen])
 
 
-def _load_tiff(path: Path | bytes) -> np.ndarray:
+def _load_tiff(source: Path | bytes, size: int | None, name: str | Path) -> np.ndarray:
     # rasterio reads any band count and bit depth; PIL cannot open multi-band 16-bit TIFFs.
     import warnings
 
     import rasterio
+    from rasterio.enums import Resampling
     from rasterio.errors import NotGeoreferencedWarning
     from rasterio.io import MemoryFile
 
-    with warnings.catch_warnings():
+    def read(dataset: rasterio.io.DatasetReader) -> np.ndarray:
+        if dataset.count < 1:
+            raise ValueError(f'{name}: TIFF has no bands')
+        factor = reduction_factor(dataset.width, dataset.height, size)
+        height = max(1, dataset.height // factor)
+        width = max(1, dataset.width // factor)
+        check_pixel_budget(width, height, name)
+        # Only the three display bands are read; duplicates (grayscale) are read once.
+        chosen = rgb_band_indexes(dataset.count)
+        unique = sorted(set(chosen))
+        bands = dataset.read(
+            [index + 1 for index in unique],
+            out_shape=(len(unique), height, width),
+            resampling=Resampling.average if factor > 1 else Resampling.nearest,
+        )
+        return bands[[unique.index(index) for index in chosen]]
+
+    # GDAL caches decoded blocks up to 5% of the RAM by default: a reduced read of a huge
+    # TIFF would fill it. A small cache keeps a worker's memory bounded.
+    with warnings.catch_warnings(), rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_MB):
         warnings.simplefilter('ignore', NotGeoreferencedWarning)
-        if isinstance(path, bytes):
-            with MemoryFile(path) as memory, memory.open() as source:
-                return source.read()
-        with rasterio.open(path) as source:
-            return source.read()
+        if isinstance(source, bytes):
+            with MemoryFile(source) as memory, memory.open() as dataset:
+                return read(dataset)
+        with rasterio.open(source) as dataset:
+            return read(dataset)
 
 
-def _load_pil(path: Path | io.BytesIO, size: int | None) -> np.ndarray:
+def _load_pil(source: Path | io.BytesIO, size: int | None, name: str | Path) -> np.ndarray:
     # 8-bit RGB comes back height x width x 3 (PIL's layout); other modes band-first.
-    with Image.open(path) as image:
+    with open_pillow_image(source) as image:
         if size is not None and image.format == 'JPEG':
             # DCT-domain downscaling: decodes large JPEGs at 1/2, 1/4 or 1/8 scale, never
             # below the requested size; much faster than a full decode followed by a resize.
             image.draft('RGB', (size, size))
+        check_pixel_budget(*image.size, name)
         if image.mode in ('I;16', 'I;16B', 'I', 'F'):
             return np.asarray(image)[None]
         if image.mode != 'RGB':
@@ -143,10 +202,11 @@ def load_image(
 
     Raises:
         OSError: The file is missing, truncated or not an image (PIL/rasterio's error).
+        ImageTooLargeError: The decoded image would be over the pixel budget.
         ValueError: ``dtype`` is neither.
     """
     path = Path(path)
-    return _decode(path, path.suffix, size, dtype)
+    return _decode(path, path.suffix, size, dtype, path)
 
 
 def decode_image_bytes(
@@ -163,22 +223,27 @@ def decode_image_bytes(
     Returns:
         A ``[3, H, W]`` tensor in 0..255.
     """
+    name = f'<{len(data)} bytes of {suffix} data>'
     if suffix.lower() in TIFF_SUFFIXES:
-        return _decode(data, suffix, size, dtype)
-    return _decode(io.BytesIO(data), suffix, size, dtype)
+        return _decode(data, suffix, size, dtype, name)
+    return _decode(io.BytesIO(data), suffix, size, dtype, name)
 
 
 def _decode(
-    source: Path | bytes | io.BytesIO, suffix: str, size: int | None, dtype: torch.dtype
+    source: Path | bytes | io.BytesIO,
+    suffix: str,
+    size: int | None,
+    dtype: torch.dtype,
+    name: str | Path,
 ) -> Tensor:
     if dtype not in IMAGE_DTYPES:
         raise ValueError(f'image dtype must be torch.float32 or torch.uint8, got {dtype}')
     if suffix.lower() in TIFF_SUFFIXES:
         assert not isinstance(source, io.BytesIO)
-        array = select_rgb_bands(_load_tiff(source))
+        array = select_rgb_bands(_load_tiff(source, size, name))
     else:
         assert not isinstance(source, bytes)
-        array = _load_pil(source, size)
+        array = _load_pil(source, size, name)
         if array.ndim == 3 and array.shape[2] == 3 and array.dtype == np.uint8:
             # Channel-first in one torch copy: numpy's transposed uint8 copy is ~6x slower.
             hwc = torch.from_numpy(array)

@@ -6,11 +6,11 @@ with exactly the prompts of the zero-shot benchmark.
 """
 
 import csv
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rs_vlm.csv_input import read_csv_table, sniff_delimiter
 from rs_vlm.datasets.bad_input import BadInputPolicy
 from rs_vlm.datasets.caption_readers import read_text_lines
 from rs_vlm.datasets.scene_classes import DEFAULT_TEMPLATES, normalise_folder_name
@@ -214,11 +214,13 @@ def read_captions(path: str | Path) -> list[str]:
     path = Path(path)
     text_lines = [line or '' for line in _read_lines(path)]
     header = text_lines[0] if text_lines else ''
-    delimiter = '\t' if path.suffix.lower() == '.tsv' or '\t' in header else ','
+    delimiter = sniff_delimiter(path, header)
     fields = [field.strip() for field in next(csv.reader([header], delimiter=delimiter), [])]
     is_table = path.suffix.lower() in ('.csv', '.tsv') or _CAPTION_COLUMN in fields
     captions: list[str] = []
     if is_table:
+        table = read_csv_table(path, InputError, delimiter=delimiter, missing='no such file')
+        fields = [field.strip() for field in table.header]
         if _CAPTION_COLUMN not in fields:
             raise InputError(
                 path,
@@ -227,10 +229,7 @@ def read_captions(path: str | Path) -> list[str]:
                 key=_CAPTION_COLUMN,
             )
         column = fields.index(_CAPTION_COLUMN)
-        reader = csv.reader(io.StringIO('\n'.join(text_lines)), delimiter=delimiter)
-        next(reader)
-        for row in reader:
-            number = reader.line_num
+        for number, row in table.rows:
             if not row or all(not value.strip() for value in row):
                 continue
             if len(row) <= column or not row[column].strip():
