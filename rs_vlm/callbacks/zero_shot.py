@@ -10,6 +10,7 @@ from torch.utils.data import Dataset
 from torchmetrics.functional.classification import multiclass_accuracy
 
 from rs_vlm.callbacks.encoding import EvaluationCallback
+from rs_vlm.prompt_templates import check_templates
 
 __all__ = ['ZeroShotCallback', 'build_zero_shot_classifier']
 
@@ -26,11 +27,15 @@ def build_zero_shot_classifier(
     Args:
         encode_texts: ``list[str] -> [N, D]`` L2-normalised embeddings.
         classes: Class names.
-        templates: Prompt templates with a ``{}`` slot.
+        templates: Prompt templates with one bare ``{}`` slot.
 
     Returns:
         ``[C, D]`` L2-normalised class embeddings.
+
+    Raises:
+        ValueError: A template is not one bare ``{}`` slot in text (checked before encoding).
     """
+    templates = check_templates(templates)
     prompts = [template.format(name) for name in classes for template in templates]
     features = encode_texts(prompts).float().view(len(classes), len(templates), -1)
     return F.normalize(F.normalize(features, dim=-1).mean(dim=1), dim=-1)
@@ -63,7 +68,7 @@ class ZeroShotCallback(EvaluationCallback):
     ) -> None:
         super().__init__(**kwargs)
         self.datasets = dict(datasets)
-        self.templates = list(templates) if templates is not None else None
+        self.templates = check_templates(templates) if templates is not None else None
         self.top_k = tuple(top_k)
         self.text_batch_size = text_batch_size
         #: Name -> (logits [N, C], labels [N]) of the latest evaluation, for plots and reports.

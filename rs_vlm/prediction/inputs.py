@@ -15,6 +15,7 @@ from rs_vlm.datasets.bad_input import BadInputPolicy
 from rs_vlm.datasets.caption_readers import read_text_lines
 from rs_vlm.datasets.scene_classes import DEFAULT_TEMPLATES, normalise_folder_name
 from rs_vlm.errors import InputError
+from rs_vlm.prompt_templates import check_template
 
 __all__ = [
     'check_class_names',
@@ -167,7 +168,8 @@ def read_templates(source: str | Path | None) -> list[str]:
         The templates.
 
     Raises:
-        InputError: Missing file, no templates, or a line without exactly one ``{}`` slot.
+        InputError: Missing file, no templates, or a line without exactly one bare ``{}`` slot
+            (format specs such as ``{:>9}``, names and indexes are refused).
     """
     if source is None or str(source) == 'default':
         return list(DEFAULT_TEMPLATES)
@@ -177,20 +179,9 @@ def read_templates(source: str | Path | None) -> list[str]:
         raise InputError(path, "no templates; expected one template per line with a '{}' slot")
     for number, template in entries:
         try:
-            filled = template.format('\0')
-        except (IndexError, KeyError, ValueError) as error:
-            raise InputError(
-                path,
-                f"template {template!r} cannot be filled ({error}); expected one '{{}}' slot "
-                "and no other braces (write '{{' for a literal brace)",
-                line=number,
-            ) from error
-        if filled.count('\0') != 1:
-            raise InputError(
-                path,
-                f"template {template!r} has {filled.count(chr(0))} '{{}}' slots, expected one",
-                line=number,
-            )
+            check_template(template)
+        except ValueError as error:
+            raise InputError(path, str(error), line=number) from None
     return [template for _, template in entries]
 
 
