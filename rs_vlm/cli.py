@@ -17,7 +17,7 @@ SUBCOMMANDS: dict[str, str] = {
     'dedup': 'rs_vlm.conversion.cli:dedup_main',
     'evaluate': 'rs_vlm.evaluation.cli:main',
     'export': 'rs_vlm.models.export:main',
-    'shard': 'rs_vlm.datasets.webdataset_writer:main',
+    'shard': 'rs_vlm.io.webdataset_writer:main',
 }
 
 LIGHTNING_SUBCOMMANDS = ('fit', 'validate', 'test', 'predict')

@@ -22,7 +22,7 @@ from rs_vlm.datamodules.resumable_loader import ResumableDataLoader
 from rs_vlm.datamodules.tokenizers import get_tokenizer
 from rs_vlm.datasets.bad_input import OnError, collate_skipping_bad
 from rs_vlm.datasets.caption_csv import CaptionCSVDataset
-from rs_vlm.datasets.samplers import EpochRandomSampler
+from rs_vlm.samplers.epoch_random import EpochRandomSampler
 
 __all__ = ['CaptionDataModule', 'apply_image_augmentation']
 

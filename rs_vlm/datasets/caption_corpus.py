@@ -5,7 +5,7 @@ Two views of the same corpus:
 * ``mode='train'``: one sample per image, ``{'image', 'caption', 'path', 'text'}``, where the
   caption is drawn among the image's captions from ``(seed, epoch, index)``, so the order and
   choice are deterministic per epoch (resumable) whatever the worker count. Pass
-  ``(index, epoch)`` keys (as :class:`~rs_vlm.datasets.samplers.EpochRandomSampler` does) or
+  ``(index, epoch)`` keys (as :class:`~rs_vlm.samplers.epoch_random.EpochRandomSampler` does) or
   call :meth:`set_epoch`.
 * ``mode='retrieval'``: ``{'image', 'index'}`` per image, with ``captions`` (all captions, in
   image order) and ``caption_to_image`` (the image index of each caption) for retrieval metrics.
@@ -21,7 +21,7 @@ from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 
 from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
-from rs_vlm.datasets.decoding import load_image
+from rs_vlm.io.decoding import load_image
 
 __all__ = ['CaptionCorpus', 'CaptionMode', 'Tokenizer']
 

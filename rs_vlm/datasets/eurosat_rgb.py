@@ -18,7 +18,7 @@ class EuroSATRGB(SceneDataset):
     :class:`~rs_vlm.datasets.scene_dataset.SceneDataset`), not torchgeo's.
 
     torchgeo's EuroSAT is 13-band; images are read as bands B04, B03, B02 with a 2-98% stretch
-    (see :mod:`rs_vlm.datasets.decoding`), the RGB view CLIP papers use.
+    (see :mod:`rs_vlm.io.decoding`), the RGB view CLIP papers use.
     """
 
     name: ClassVar[str] = 'eurosat'

@@ -16,8 +16,6 @@ from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 
 from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
-from rs_vlm.datasets.decoding import load_image
-from rs_vlm.datasets.download import MissingDatasetError
 from rs_vlm.datasets.scene_classes import (
     CLASSES,
     FOLDER_ALIASES,
@@ -25,6 +23,8 @@ from rs_vlm.datasets.scene_classes import (
     normalise_folder_name,
 )
 from rs_vlm.errors import InputError
+from rs_vlm.io.decoding import load_image
+from rs_vlm.io.download import MissingDatasetError
 
 __all__ = ['IMAGE_SUFFIXES', 'SceneDataset', 'paper_split', 'torchgeo_files']
 

@@ -6,7 +6,7 @@ dot of its base name) form one sample: an image (``.jpg``/``.png``/``.tif``/...)
 can read them.
 
 We read them as a *map-style* dataset: an index (``index.json`` written by
-:mod:`rs_vlm.datasets.webdataset_writer`, or built by scanning the tar headers once) gives
+:mod:`rs_vlm.io.webdataset_writer`, or built by scanning the tar headers once) gives
 each sample's shard, byte offset and captions, so each DataLoader worker seeks and reads only
 its own samples. Lightning's ``DistributedSampler`` then gives every rank a disjoint set of
 samples per epoch (no duplicates across ranks), the order is a function of ``(seed,
@@ -24,8 +24,8 @@ from torch import Tensor
 
 from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
 from rs_vlm.datasets.caption_corpus import CaptionCorpus, CaptionMode, Tokenizer
-from rs_vlm.datasets.decoding import decode_image_bytes
 from rs_vlm.errors import CorpusError
+from rs_vlm.io.decoding import decode_image_bytes
 from rs_vlm.json_input import parse_json
 
 __all__ = ['IMAGE_EXTENSIONS', 'INDEX_NAME', 'ShardSample', 'WebDatasetShards', 'scan_shard']

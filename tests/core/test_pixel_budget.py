@@ -19,7 +19,7 @@ from rasterio.windows import Window
 
 from rs_vlm.cli import main as rs_vlm
 from rs_vlm.datasets import CaptionCSVDataset
-from rs_vlm.datasets.decoding import decode_image_bytes, load_image
+from rs_vlm.io.decoding import decode_image_bytes, load_image
 from rs_vlm.errors import ImageTooLargeError
 from rs_vlm.pixel_budget import DEFAULT_MAX_IMAGE_PIXELS, max_image_pixels, reduction_factor
 
@@ -53,7 +53,7 @@ def png_bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
 _MEASURE = textwrap.dedent(
     """
     import resource, sys
-    from rs_vlm.datasets.decoding import load_image
+    from rs_vlm.io.decoding import load_image
     from rs_vlm.errors import ImageTooLargeError
 
     def peak_mb():

@@ -6,7 +6,7 @@ import rasterio
 import torch
 from PIL import Image
 
-from rs_vlm.datasets.decoding import decode_image_bytes, load_image, resize_and_center_crop
+from rs_vlm.io.decoding import decode_image_bytes, load_image, resize_and_center_crop
 
 
 def _stretch(band: np.ndarray) -> np.ndarray:

@@ -18,9 +18,9 @@ from rs_vlm.datasets import (
     PatternNet,
     UCMerced,
 )
-from rs_vlm.datasets.decoding import select_rgb_bands, stretch_to_uint8_range
 from rs_vlm.datasets.scene_dataset import paper_split
 from rs_vlm.errors import InputError
+from rs_vlm.io.decoding import select_rgb_bands, stretch_to_uint8_range
 
 
 def test_paper_split_per_class_sorted_last_20_percent() -> None:

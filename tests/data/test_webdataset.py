@@ -10,8 +10,8 @@ from torch.utils.data import DataLoader, DistributedSampler
 from rs_vlm.cli import main as rs_vlm_main
 from rs_vlm.datasets import CaptionCSVDataset, load_image
 from rs_vlm.datasets.webdataset_shards import WebDatasetShards
-from rs_vlm.datasets.webdataset_writer import open_corpus, write_shards
 from rs_vlm.errors import CorpusError
+from rs_vlm.io.webdataset_writer import open_corpus, write_shards
 
 
 def _corpus(tmp_path: Path, make_image, count: int = 10) -> Path:

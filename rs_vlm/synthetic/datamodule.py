@@ -5,7 +5,7 @@ from typing import Any
 from torch.utils.data import Dataset
 
 from rs_vlm.datamodules.caption import CaptionDataModule
-from rs_vlm.datasets.synthetic_aerial import SyntheticAerial
+from rs_vlm.synthetic.aerial import SyntheticAerial
 
 __all__ = ['SyntheticAerialDataModule']
 

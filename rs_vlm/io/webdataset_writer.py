@@ -24,11 +24,9 @@ from pathlib import Path
 from rs_vlm.atomic import atomic_path, atomic_write
 from rs_vlm.datasets.caption_corpus import CaptionCorpus
 from rs_vlm.datasets.caption_csv import CaptionCSVDataset
-from rs_vlm.datasets.caption_files import (
-    JSONLCaptionDataset,
-    KarpathyCaptionDataset,
-    PrecompCaptionDataset,
-)
+from rs_vlm.datasets.caption_jsonl import JSONLCaptionDataset
+from rs_vlm.datasets.caption_karpathy import KarpathyCaptionDataset
+from rs_vlm.datasets.caption_precomp import PrecompCaptionDataset
 from rs_vlm.datasets.webdataset_shards import INDEX_NAME, ShardSample
 from rs_vlm.errors import InputError
 
