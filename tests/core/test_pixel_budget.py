@@ -19,8 +19,8 @@ from rasterio.windows import Window
 
 from rs_vlm.cli import main as rs_vlm
 from rs_vlm.datasets import CaptionCSVDataset
-from rs_vlm.io.decoding import decode_image_bytes, load_image
 from rs_vlm.errors import ImageTooLargeError
+from rs_vlm.io.decoding import decode_image_bytes, load_image
 from rs_vlm.pixel_budget import DEFAULT_MAX_IMAGE_PIXELS, max_image_pixels, reduction_factor
 
 BOMB_SIDE = 20_000
