@@ -216,6 +216,8 @@ class EvaluationCallback(Callback):
             labels when every sample has one (else None).
         """
         total = len(dataset)  # type: ignore[arg-type]
+        if total == 0:
+            raise ValueError(_empty_dataset_message(dataset))
         indices = shard_indices(total, trainer.global_rank, trainer.world_size)
         loader = DataLoader(
             Subset(dataset, indices),
@@ -243,6 +245,8 @@ class EvaluationCallback(Callback):
         self, trainer: Trainer, pl_module: LightningModule, texts: Sequence[str]
     ) -> Tensor:
         """Tokenise and encode captions (sharded over ranks); ``[len(texts), D]`` on all ranks."""
+        if not texts:
+            raise ValueError('no captions to encode: every caption was empty or skipped')
         indices = shard_indices(len(texts), trainer.global_rank, trainer.world_size)
         features = []
         for start in range(0, len(indices), self.batch_size):
@@ -266,6 +270,8 @@ class EvaluationCallback(Callback):
         Returns:
             ``[len(texts), D]`` L2-normalised float32 features.
         """
+        if not texts:
+            raise ValueError('no texts to encode')
         step = batch_size or max(len(texts), 1)
         features = [
             pl_module.encode_texts(
@@ -284,3 +290,13 @@ class EvaluationCallback(Callback):
                 on_epoch=True,
                 sync_dist=False,
             )
+
+
+def _empty_dataset_message(dataset: object) -> str:
+    """Why there is nothing to encode, naming the dataset's source and skipped inputs."""
+    source = getattr(dataset, 'source', None) or getattr(dataset, 'root', None)
+    policy = getattr(dataset, 'policy', None)
+    skipped = getattr(policy, 'num_skipped', 0)
+    where = f' read from {source}' if source is not None else ''
+    why = f'; {skipped} bad inputs were skipped (see the log)' if skipped else ''
+    return f'the dataset{where} has no samples to encode{why}'

@@ -1,6 +1,6 @@
 """open_clip-style caption CSV/TSV: one (image, caption) pair per row."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +142,7 @@ def check_images_exist(
     image_paths: list[Path],
     captions: list[list[str]],
     policy: BadInputPolicy,
-    lines: list[int] | None = None,
+    lines: Sequence[int | str] | None = None,
 ) -> tuple[list[Path], list[list[str]]]:
     """Drop (policy ``skip``) or refuse images that do not exist.
 
@@ -151,7 +151,8 @@ def check_images_exist(
         image_paths: Image paths.
         captions: Captions per image.
         policy: The bad-input policy.
-        lines: The corpus line of each image, named in the error when given.
+        lines: Where each image is listed, named in the error when given: a 1-based line
+            number, or a key (``'images[3]'``) for structured formats.
 
     Returns:
         The kept paths and captions.
@@ -165,6 +166,7 @@ def check_images_exist(
             kept_paths.append(path)
             kept_captions.append(image_captions)
         else:
-            line = lines[position] if lines is not None else None
-            policy.handle(source, f'image file not found: {path}', line=line)
+            where = lines[position] if lines is not None else None
+            line, key = (None, where) if isinstance(where, str) else (where, None)
+            policy.handle(source, f'image file not found: {path}', line=line, key=key)
     return kept_paths, kept_captions

@@ -14,8 +14,9 @@ from rs_vlm.json_input import parse_json
 
 __all__ = ['CorpusListing', 'read_jsonl', 'read_karpathy_json', 'read_precomp', 'read_text_lines']
 
-#: ``(file_names, captions_per_image, line_per_image)``.
-CorpusListing = tuple[list[str], list[list[str]], list[int]]
+#: ``(file_names, captions_per_image, where_per_image)``: where each image is listed, as a
+#: 1-based line number (text formats) or a key such as ``'images[3]'`` (Karpathy JSON).
+CorpusListing = tuple[list[str], list[list[str]], list[int | str]]
 
 
 def read_text_lines(path: Path, policy: BadInputPolicy) -> list[str | None]:
@@ -142,7 +143,7 @@ def read_karpathy_json(
         split: Keep images of this split only (``'train'``, ``'val'``, ``'test'``); all if None.
 
     Returns:
-        The listing; the "line" of an image is its index in ``images`` (reported as a key).
+        The listing; where an image is listed is its key, ``images[<index>]``.
 
     Raises:
         CorpusError: Not JSON or without ``images`` (always), bad entries (``raise``).
@@ -157,7 +158,7 @@ def read_karpathy_json(
         raise CorpusError(path, 'expected an object with an "images" list', key='images')
     names: list[str] = []
     grouped: list[list[str]] = []
-    lines: list[int] = []
+    lines: list[int | str] = []
     for index, entry in enumerate(document['images']):
         key = f'images[{index}]'
         if not isinstance(entry, dict) or not isinstance(entry.get('filename'), str):
@@ -184,7 +185,7 @@ def read_karpathy_json(
             continue
         names.append(entry['filename'])
         grouped.append(captions)
-        lines.append(index)
+        lines.append(key)
     return names, grouped, lines
 
 
@@ -211,7 +212,7 @@ def read_jsonl(
     path = Path(path)
     names: list[str] = []
     grouped: list[list[str]] = []
-    lines: list[int] = []
+    lines: list[int | str] = []
     for number, text in enumerate(read_text_lines(path, policy), start=1):
         if text is None or not text.strip():
             continue
