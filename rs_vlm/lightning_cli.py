@@ -6,6 +6,7 @@ parser runs in omegaconf mode, so ``${...}`` interpolation works inside a config
 saved ``config.yaml`` is overwritten on a second run into the same log folder.
 """
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,8 +14,10 @@ from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import ArgsType, LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
 
+from rs_vlm.errors import InputError
 from rs_vlm.reliability.checkpoint_io import AtomicCheckpointIO
 from rs_vlm.reliability.config_keys import SuggestingArgumentParser
+from rs_vlm.reliability.config_size import check_config_arguments
 from rs_vlm.reliability.skipped_inputs import SkippedInputCounter
 
 __all__ = ['RSVLMLightningCLI', 'run_lightning_cli']
@@ -74,6 +77,11 @@ def run_lightning_cli(argv: Sequence[str]) -> int:
     Returns:
         The exit code (0 on success; argument errors return the parser's code).
     """
+    try:
+        check_config_arguments(argv)
+    except InputError as error:
+        print(f'rs-vlm: error: {error}', file=sys.stderr)
+        return 2
     # Importing registers the package's small model configs with open_clip, so configs that
     # name them (e.g. as a datamodule tokenizer) resolve before the model is built.
     import rs_vlm.models  # noqa: F401

@@ -25,6 +25,7 @@ of a multi-band TIFF are read.
 """
 
 import io
+import os
 from pathlib import Path
 from typing import Final
 
@@ -33,13 +34,16 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from rs_vlm.errors import InputError
 from rs_vlm.pixel_budget import check_pixel_budget, open_pillow_image, reduction_factor
 
 __all__ = [
     'IMAGE_DTYPES',
+    'MAX_ENCODED_IMAGE_BYTES',
     'TIFF_SUFFIXES',
     'decode_image_bytes',
     'load_image',
+    'read_encoded_image',
     'resize_and_center_crop',
     'rgb_band_indexes',
     'select_rgb_bands',
@@ -54,6 +58,22 @@ TIFF_SUFFIXES = frozenset({'.tif', '.tiff'})
 
 #: Sentinel-2 band indices (0-based) of B04, B03, B02 for 13-band (L1C) and 12-band (L2A) stacks.
 _SENTINEL2_RGB = {13: (3, 2, 1), 12: (3, 2, 1)}
+
+#: Largest encoded image file read whole into memory (e.g. to copy it into a shard).
+MAX_ENCODED_IMAGE_BYTES: Final = 1 << 30
+
+#: Leading bytes of the encoded formats the decoders read.
+_MAGIC = (
+    (b'\xff\xd8\xff', 'JPEG'),
+    (b'\x89PNG\r\n\x1a\n', 'PNG'),
+    (b'II*\x00', 'TIFF'),
+    (b'MM\x00*', 'TIFF'),
+    (b'II+\x00', 'BigTIFF'),
+    (b'MM\x00+', 'BigTIFF'),
+    (b'BM', 'BMP'),
+    (b'GIF87a', 'GIF'),
+    (b'GIF89a', 'GIF'),
+)
 
 #: GDAL block cache while reading one TIFF, in MB.
 _GDAL_CACHE_MB = 64
@@ -279,3 +299,40 @@ def resize_and_center_crop(image: Tensor, size: int) -> Tensor:
         height, width = new_hw
     top, left = (height - size) // 2, (width - size) // 2
     return image[:, top : top + size, left : left + size]
+
+
+def _sniff_format(head: bytes) -> str | None:
+    if head[:4] == b'RIFF' and head[8:12] == b'WEBP':
+        return 'WebP'
+    return next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+
+
+def read_encoded_image(path: str | Path, max_bytes: int = MAX_ENCODED_IMAGE_BYTES) -> bytes:
+    """Read an image file's encoded bytes, after checking its size and leading bytes.
+
+    Used where a file is copied whole (into a shard): a multi-gigabyte file that is not an
+    image is refused from its first bytes, before it is read.
+
+    Args:
+        path: The file.
+        max_bytes: Largest file accepted.
+
+    Returns:
+        The file content.
+
+    Raises:
+        InputError: The file is larger than ``max_bytes`` or does not start like a JPEG, PNG,
+            TIFF, BMP, GIF or WebP file.
+        OSError: The file cannot be read.
+    """
+    path = Path(path)
+    with path.open('rb') as handle:
+        size = os.fstat(handle.fileno()).st_size
+        head = handle.read(16)
+        if _sniff_format(head) is None:
+            raise InputError(
+                path, f'not an image: starts with {head[:8]!r}, not a JPEG/PNG/TIFF/BMP/GIF/WebP'
+            )
+        if size > max_bytes:
+            raise InputError(path, f'image file of {size:,} bytes is over the {max_bytes:,} limit')
+        return head + handle.read()
