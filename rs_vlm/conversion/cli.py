@@ -140,10 +140,14 @@ def _read_mask(path: Path) -> np.ndarray:
                 mask = np.array(image.convert('RGB') if image.mode in ('RGBA', 'CMYK') else image)
     except ImageTooLargeError as error:
         raise AnnotationError(path, f'cannot read mask: {error.reason}') from None
-    except (OSError, ValueError, SyntaxError) as error:
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
         raise AnnotationError(path, f'cannot read mask: {error}') from None
     if mask.ndim == 3 and mask.shape[2] == 1:
         mask = mask[..., 0]
+    if mask.ndim not in (2, 3):
+        raise AnnotationError(
+            path, f'mask has shape {list(mask.shape)}; expected [height, width] or [h, w, 3]'
+        )
     return mask
 
 
