@@ -12,6 +12,7 @@ __all__ = [
     'CorpusError',
     'ImageTooLargeError',
     'InputError',
+    'OutputPathError',
 ]
 
 
@@ -74,3 +75,7 @@ class ImageTooLargeError(InputError):
     A :class:`ValueError` like every :class:`InputError`, so the datasets' ``skip`` policy
     counts it as one bad image instead of stopping the run.
     """
+
+
+class OutputPathError(InputError):
+    """An output path cannot be used: it is an input, a folder, or not writable."""

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from rs_vlm.errors import AnnotationError, ImageTooLargeError
+from rs_vlm.errors import AnnotationError, ImageTooLargeError, OutputPathError
 from rs_vlm.json_input import parse_json
+from rs_vlm.output_paths import check_output_paths
 from rs_vlm.pixel_budget import check_pixel_budget, open_pillow_image
 
 from .annotated_image import AnnotatedImage
@@ -309,7 +310,20 @@ def convert(args: argparse.Namespace) -> ConversionSummary:
 
     Raises:
         AnnotationError: On the first bad input when ``--on-error raise`` (nothing written).
+        OutputPathError: ``--output`` or ``--summary`` is an input or cannot be written
+            (checked before anything is read).
     """
+    summary_path = args.summary or args.output.with_name(args.output.name + '.summary.json')
+    check_output_paths(
+        {'--output': args.output, '--summary': summary_path},
+        {
+            '--annotations': args.annotations,
+            '--images': args.images,
+            '--class-map': args.class_map,
+            '--classes': args.classes,
+            '--class-names': args.class_names,
+        },
+    )
     skip = args.on_error == 'skip'
     try:
         config = _config(args)
@@ -359,7 +373,7 @@ def convert(args: argparse.Namespace) -> ConversionSummary:
                 flush(writer)
         if batch:
             flush(writer)
-    summary.write(args.summary or args.output.with_name(args.output.name + '.summary.json'))
+    summary.write(summary_path)
     return summary
 
 
@@ -380,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error('--many-threshold must be >= 1')
     try:
         summary = convert(args)
-    except AnnotationError as error:
+    except (AnnotationError, OutputPathError) as error:
         print(f'rs-vlm convert: error: {error}', file=sys.stderr)
         return 1
     skipped = sum(summary.skipped.values())

@@ -25,7 +25,8 @@ from scipy import fft
 from tqdm import tqdm
 
 from rs_vlm.atomic import atomic_write
-from rs_vlm.errors import AnnotationError, CorpusError, InputError
+from rs_vlm.errors import AnnotationError, CorpusError, InputError, OutputPathError
+from rs_vlm.output_paths import check_output_paths
 from rs_vlm.pixel_budget import check_pixel_budget, max_image_pixels, open_pillow_image
 
 from .corpus_filter import CORPUS_SUFFIXES, corpus_images, drop_images_from_corpus
@@ -267,12 +268,16 @@ def dedup_cli(argv: Sequence[str] | None = None) -> int:
         parser.error('--corpus-output needs exactly one --train corpus (.csv, .tsv or .jsonl)')
     errors: list[AnnotationError] | None = [] if args.on_error == 'skip' else None
     try:
+        check_output_paths(
+            {'--output': args.output, '--pairs': args.pairs, '--corpus-output': args.corpus_output},
+            {'--train': args.train, '--test': args.test},
+        )
         train = _images_in(args.train)
         test = _images_in(args.test)
         show = not args.no_progress and sys.stderr.isatty()
         train_hashes, train_kept = hash_images(train, errors=errors, progress=show)
         test_hashes, test_kept = hash_images(test, errors=errors, progress=show)
-    except (AnnotationError, CorpusError) as error:
+    except (AnnotationError, CorpusError, OutputPathError) as error:
         print(f'rs-vlm dedup: error: {error}', file=sys.stderr)
         return 1
     pairs = find_near_duplicates(train_hashes, test_hashes, max_distance=args.threshold - 1)

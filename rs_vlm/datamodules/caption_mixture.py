@@ -116,7 +116,9 @@ class CaptionMixtureDataModule(CaptionDataModule):
         """
         if split == 'train':
             # shallow copies read as uint8 (see CaptionDataModule), the caller's corpora unchanged
-            return CaptionMixture([_read_as_uint8(source) for source in self.train_sources])
+            return CaptionMixture(
+                [self.crop_in_dataset(_read_as_uint8(source)) for source in self.train_sources]
+            )
         if split in ('val', 'test') and self._val_pairs:
             return CaptionMixture(self._val_pairs)
         return None

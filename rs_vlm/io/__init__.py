@@ -1,6 +1,7 @@
 """Reading and writing files: image decoding, dataset downloads, WebDataset shard writing.
 
-:mod:`rs_vlm.io.decoding` turns image files and bytes into tensors; :mod:`rs_vlm.io.download`
+:mod:`rs_vlm.io.decoding` turns image files and bytes into tensors (cropped, for training, by
+boxes from :mod:`rs_vlm.io.random_crop`); :mod:`rs_vlm.io.download`
 fetches, verifies and safely extracts dataset archives; :mod:`rs_vlm.io.webdataset_writer` is the
 ``rs-vlm shard`` command (imported on use: it reads corpora through :mod:`rs_vlm.datasets`).
 """
