@@ -161,8 +161,11 @@ def select_rgb_bands(array: np.ndarray) -> np.ndarray:
     Returns:
         A float32 ``[3, H, W]`` array in 0..255.
     """
-    count = array.shape[0]
-    chosen = array[rgb_band_indexes(count)]
+    return _scale_rgb(array[rgb_band_indexes(array.shape[0])], array.shape[0])
+
+
+def _scale_rgb(chosen: np.ndarray, count: int) -> np.ndarray:
+    """Scale the three display bands of a ``count``-band image onto 0..255 (float32)."""
     if count in _SENTINEL2_RGB and chosen.dtype != np.uint8:
         return sentinel2_true_colour(chosen)
     if chosen.dtype == np.uint8:
@@ -170,8 +173,9 @@ def select_rgb_bands(array: np.ndarray) -> np.ndarray:
     return np.stack([stretch_to_uint8_range(band) for band in chosen])
 
 
-def _load_tiff(source: Path | bytes, size: int | None, name: str | Path) -> np.ndarray:
+def _load_tiff(source: Path | bytes, size: int | None, name: str | Path) -> tuple[np.ndarray, int]:
     # rasterio reads any band count and bit depth; PIL cannot open multi-band 16-bit TIFFs.
+    # Returns the three display bands and the file's band count (which picks their scaling).
     import warnings
 
     import rasterio
@@ -179,7 +183,7 @@ def _load_tiff(source: Path | bytes, size: int | None, name: str | Path) -> np.n
     from rasterio.errors import NotGeoreferencedWarning
     from rasterio.io import MemoryFile
 
-    def read(dataset: rasterio.io.DatasetReader) -> np.ndarray:
+    def read(dataset: rasterio.io.DatasetReader) -> tuple[np.ndarray, int]:
         if dataset.count < 1:
             raise ValueError(f'{name}: TIFF has no bands')
         factor = reduction_factor(dataset.width, dataset.height, size)
@@ -194,7 +198,7 @@ def _load_tiff(source: Path | bytes, size: int | None, name: str | Path) -> np.n
             out_shape=(len(unique), height, width),
             resampling=Resampling.average if factor > 1 else Resampling.nearest,
         )
-        return bands[[unique.index(index) for index in chosen]]
+        return bands[[unique.index(index) for index in chosen]], dataset.count
 
     # GDAL caches decoded blocks up to 5% of the RAM by default: a reduced read of a huge
     # TIFF would fill it. A small cache keeps a worker's memory bounded.
@@ -323,7 +327,7 @@ def _decode(
     if suffix.lower() in TIFF_SUFFIXES:
         assert not isinstance(source, io.BytesIO)
         # A training crop is sampled on the full grid, so only centre crops read reduced.
-        array = select_rgb_bands(_load_tiff(source, size if crop is None else None, name))
+        array = _scale_rgb(*_load_tiff(source, size if crop is None else None, name))
     else:
         assert not isinstance(source, bytes)
         array = _load_pil(source, size, name, crop)

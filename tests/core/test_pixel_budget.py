@@ -134,8 +134,10 @@ def test_multiband_tiff_reads_three_bands_at_reduced_resolution(tmp_path: Path) 
         target.write(bands)
     image = load_image(path, 100)
     assert image.shape == (3, 100, 100)
-    # red: 2..98 % stretch of {4, 1000} -> 0 or 255; left half of the centre crop is bright
-    assert image[0, :, :40].min() == 255 and image[0, :, 60:].max() == 0
+    # Sentinel-2 true colour: DN x 255 / 4000, so B04 = 1000 -> 63.75 and 4 -> 0.255
+    assert torch.allclose(image[0, :, :40], torch.tensor(63.75), atol=0.01)
+    assert torch.allclose(image[0, :, 60:], torch.tensor(0.255), atol=0.01)
+    assert torch.allclose(image[1], torch.tensor(3 * 255 / 4000), atol=0.01)  # B03
     assert reduction_factor(600, 400, 100) == 4  # read at 150 x 100, then resized
 
 

@@ -120,3 +120,15 @@ def test_one_nan_pixel_leaves_the_band_stretched(tmp_path: Path) -> None:
     ) as target:
         target.write(band, 1)
     assert torch.equal(load_image(path), torch.zeros(3, 100, 120))
+
+
+def test_nan_pixel_in_a_sentinel2_stack_becomes_zero(tmp_path: Path) -> None:
+    scene = np.full((13, 20, 30), 0.2, np.float32)  # reflectance 0.2 -> 0.2 x 2.5 x 255
+    scene[3, 5, 7] = np.nan
+    path = tmp_path / 's2.tif'
+    profile = {'driver': 'GTiff', 'count': 13, 'dtype': 'float32'}
+    with rasterio.open(path, 'w', height=20, width=30, **profile) as target:
+        target.write(scene)
+    image = load_image(path)
+    assert torch.isfinite(image).all() and image[0, 5, 7] == 0
+    assert torch.allclose(image[0, 0, 0], torch.tensor(127.5)) and image[1, 5, 7] == 127.5
