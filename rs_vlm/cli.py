@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, str] = {
     'dedup': 'rs_vlm.conversion.cli:dedup_main',
     'evaluate': 'rs_vlm.evaluation.cli:main',
     'export': 'rs_vlm.models.export:main',
+    'prepare': 'rs_vlm.conversion.prepare:main',
     'shard': 'rs_vlm.io.webdataset_writer:main',
 }
 

@@ -42,9 +42,12 @@ def _rows(path: Path) -> Iterator[tuple[int, str, str | list[str]]]:
             if not line.strip():
                 continue
             entry = parse_json(line, path, CorpusError, line=number)
-            if not isinstance(entry, dict) or not isinstance(entry.get('filepath'), str):
-                raise CorpusError(path, 'expected an object with a "filepath" string', line=number)
-            yield number, entry['filepath'], line
+            key = 'filepath' if isinstance(entry, dict) and 'filepath' in entry else 'filename'
+            if not isinstance(entry, dict) or not isinstance(entry.get(key), str):
+                raise CorpusError(
+                    path, 'expected an object with a "filepath" (or "filename") string', line=number
+                )
+            yield number, entry[key], line
         return
     delimiter = '\t' if path.suffix.lower() == '.tsv' else ','
     if not text.strip():

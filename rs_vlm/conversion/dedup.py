@@ -58,6 +58,16 @@ def phash(image: Image.Image | str | Path, hash_size: int = 8, highfreq_factor: 
     """
     side = hash_size * highfreq_factor
     if isinstance(image, str | Path):
+        if Path(image).suffix.lower() in ('.tif', '.tiff'):
+            # GeoTIFFs (multi-band, 16-bit) decode as the datasets decode them: rasterio,
+            # the same band choice and stretch (and the same pixel budget).
+            from rs_vlm.io.decoding import load_image
+
+            try:
+                pixels = load_image(image).permute(1, 2, 0).round().byte().numpy()
+            except RuntimeError as error:  # rasterio errors surface as such
+                raise OSError(str(error)) from None
+            return phash(Image.fromarray(pixels), hash_size, highfreq_factor)
         with open_pillow_image(image) as opened:
             if opened.format == 'JPEG' and opened.width * opened.height > max_image_pixels():
                 # Too large to decode whole: decode at 1/2..1/8 scale (never below the hash's

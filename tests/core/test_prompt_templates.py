@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from rs_vlm.callbacks.zero_shot import ZeroShotCallback, build_zero_shot_classifier
+from rs_vlm.callbacks.zero_shot import ZeroShotCallback
+from rs_vlm.evaluation.zero_shot import build_zero_shot_classifier
 from rs_vlm.prompt_templates import check_template, check_templates
 
 
