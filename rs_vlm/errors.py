@@ -9,6 +9,7 @@ from pathlib import Path
 __all__ = [
     'AnnotationError',
     'CheckpointError',
+    'ConfigError',
     'CorpusError',
     'ImageTooLargeError',
     'InputError',
@@ -79,3 +80,7 @@ class ImageTooLargeError(InputError):
 
 class OutputPathError(InputError):
     """An output path cannot be used: it is an input, a folder, or not writable."""
+
+
+class ConfigError(ValueError):
+    """Settings that do not fit together (e.g. a tokenizer and a model of other lengths)."""

@@ -15,7 +15,7 @@ from rs_vlm.csv_input import read_csv_table
 from rs_vlm.errors import AnnotationError
 
 from .annotated_image import AnnotatedImage
-from .reader_utils import check_class, clip_boxes, image_size, parse_number
+from .reader_utils import ImageNotFoundError, check_class, clip_boxes, image_size, parse_number
 
 __all__ = ['CSV_COLUMNS', 'read_csv_boxes']
 
@@ -70,6 +70,7 @@ def read_csv_boxes(
     boxes: dict[str, list[list[float]]] = {}
     labels: dict[str, list[str]] = {}
     bad: set[str] = set()
+    first_lines: dict[str, int] = {}
     for number, row in table.rows:
         if not row or not any(cell.strip() for cell in row):
             continue
@@ -91,6 +92,7 @@ def read_csv_boxes(
             fail(error)
             bad.add(image)
             continue
+        first_lines.setdefault(image, number)
         boxes.setdefault(image, []).append(coords)
         labels.setdefault(image, []).append(label)
 
@@ -100,6 +102,13 @@ def read_csv_boxes(
         image_path = folder / image
         try:
             width, height = (sizes or {}).get(image) or image_size(image_path, path)
+        except ImageNotFoundError:
+            fail(
+                ImageNotFoundError(
+                    path, f'image {image!r} not found in {folder}', line=first_lines[image]
+                )
+            )
+            continue
         except AnnotationError as error:
             fail(error)
             continue
