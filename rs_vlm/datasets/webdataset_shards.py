@@ -254,7 +254,11 @@ class WebDatasetShards(CaptionCorpus):
 
 
 def _read_index(index: Path) -> list[ShardSample]:
-    """Read and check ``index.json``: every entry must lie inside its shard file."""
+    """Read ``index.json`` and check every entry's types and names (by key).
+
+    Whether the entries lie inside their shards is checked next, by ``_check_index_complete``,
+    before any sample is read.
+    """
     try:
         data = index.read_bytes()
     except OSError as error:
@@ -267,16 +271,11 @@ def _read_index(index: Path) -> list[ShardSample]:
     entries = document.get('samples') if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise CorpusError(index, 'expected an object with a "samples" list', key='samples')
-    shard_sizes: dict[str, int] = {}
-    samples = [
-        _index_entry(index, position, entry, shard_sizes) for position, entry in enumerate(entries)
-    ]
+    samples = [_index_entry(index, position, entry) for position, entry in enumerate(entries)]
     return samples
 
 
-def _index_entry(
-    index: Path, position: int, entry: Any, shard_sizes: dict[str, int]
-) -> ShardSample:
+def _index_entry(index: Path, position: int, entry: Any) -> ShardSample:
     key = f'samples[{position}]'
     expected = '[shard, member, offset, size, [captions...]]'
     if not isinstance(entry, list) or len(entry) != 5:
@@ -290,21 +289,9 @@ def _index_entry(
         raise CorpusError(
             index, f'shard {shard!r} must be a file name in the index folder', key=key
         )
-    if shard not in shard_sizes:
-        try:
-            shard_sizes[shard] = (index.parent / shard).stat().st_size
-        except OSError as error:
-            raise CorpusError(index, f'shard {shard!r} cannot be read: {error}', key=key) from None
     for field, value in (('offset', offset), ('size', size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise CorpusError(index, f'{field} must be an integer >= 0, got {value!r}', key=key)
-    if offset + size > shard_sizes[shard]:
-        raise CorpusError(
-            index,
-            f'member {name!r} at bytes {offset}..{offset + size} lies beyond the end of '
-            f'{shard!r} ({shard_sizes[shard]} bytes); the index does not match its shards',
-            key=key,
-        )
     if not isinstance(captions, list) or not all(isinstance(c, str) for c in captions):
         raise CorpusError(index, 'captions must be a list of strings', key=key)
     return shard, name, offset, size, captions

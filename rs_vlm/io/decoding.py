@@ -426,4 +426,4 @@ def read_encoded_image(path: str | Path, max_bytes: int = MAX_ENCODED_IMAGE_BYTE
             )
         if size > max_bytes:
             raise InputError(path, f'image file of {size:,} bytes is over the {max_bytes:,} limit')
-        return head + handle.read()
+    return path.read_bytes()
