@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from rs_vlm.errors import AnnotationError
+from rs_vlm.image_files import IMAGE_SUFFIXES
 from rs_vlm.pixel_budget import open_pillow_image
 
 __all__ = [
@@ -27,9 +28,6 @@ __all__ = [
     'read_lines',
     'safe_image_name',
 ]
-
-#: Image suffixes tried, in order, when an annotation names only the image stem.
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
 
 #: Read through rasterio, as the datasets decode them (multi-band GeoTIFFs Pillow cannot open).
 _TIFF_SUFFIXES = ('.tif', '.tiff')
