@@ -8,6 +8,7 @@ the mask's stem (after removing ``strip_suffix`` and appending ``image_suffix``)
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from tokenize import TokenError
 
 import numpy as np
 
@@ -99,7 +100,8 @@ def read_mask(path: Path) -> np.ndarray:
         raise AnnotationError(path, 'mask file not found') from None
     except ImageTooLargeError as error:
         raise AnnotationError(path, f'cannot read mask: {error.reason}') from None
-    except (OSError, ValueError, SyntaxError, EOFError) as error:
+    except (OSError, ValueError, SyntaxError, EOFError, TokenError) as error:
+        # numpy raises TokenError (tokenize) for some malformed .npy headers
         raise AnnotationError(path, f'cannot read mask: {error}') from None
     if mask.ndim == 3 and mask.shape[2] == 1:
         mask = mask[..., 0]

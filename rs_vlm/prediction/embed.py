@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from tokenize import TokenError
 
 import numpy as np
 import torch
@@ -231,7 +232,8 @@ def load_embeddings(path: str | Path) -> Embeddings:
             _check_array_headers(path, archive)
         with np.load(path, allow_pickle=False) as archive:
             data = {key: archive[key] for key in _KEYS if key in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, TokenError) as error:
+        # numpy raises TokenError (tokenize) for some malformed .npy headers
         raise InputError(path, f'not an embeddings .npz file ({error}); {expected}') from None
     for key in _KEYS:
         if key not in data:
