@@ -33,6 +33,7 @@ from rs_vlm.reliability.checkpoint_hparams import (
 )
 from rs_vlm.reliability.checkpoint_io import AtomicCheckpointIO
 from rs_vlm.reliability.config_keys import SuggestingArgumentParser
+from rs_vlm.reliability.config_size import check_config_arguments
 from rs_vlm.reliability.nonfinite_loss import NonFiniteLossError
 from rs_vlm.reliability.preemption import SIGTERM_EXIT_CODE, PreemptionCheckpoint
 from rs_vlm.reliability.skipped_inputs import SkippedInputCounter
@@ -289,6 +290,11 @@ def run_lightning_cli(argv: Sequence[str]) -> int:
         names it), 143 when stopped by SIGTERM (after the checkpoint is written); argument
         errors return the parser's code.
     """
+    try:
+        check_config_arguments(argv)
+    except InputError as error:
+        print(f'rs-vlm: error: {error}', file=sys.stderr)
+        return 2
     # Importing registers the package's small model configs with open_clip, so configs that
     # name them (e.g. as a datamodule tokenizer) resolve before the model is built.
     import rs_vlm.models  # noqa: F401

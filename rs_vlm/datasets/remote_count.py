@@ -11,7 +11,6 @@ with their own annotations (or a re-annotation) can run the counting evaluation.
 must hold that number as a word (``three``) or in digits (``3``).
 """
 
-import csv
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ import torch
 from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 
+from rs_vlm.csv_input import read_csv_table
 from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
 from rs_vlm.errors import CorpusError
 from rs_vlm.io.decoding import load_image
@@ -92,19 +92,10 @@ class RemoteCount(NonGeoDataset):
 
     def _read(self) -> None:
         path = self.path
-        try:
-            text = path.read_bytes().decode('utf-8-sig')
-        except FileNotFoundError as error:
-            raise CorpusError(
-                path, f'RemoteCount annotations not found; columns {COLUMNS}'
-            ) from error
-        except UnicodeDecodeError as error:
-            line = path.read_bytes()[: error.start].count(b'\n') + 1
-            raise CorpusError(path, f'not valid UTF-8 text: {error.reason}', line=line) from error
-        lines = text.splitlines()
-        delimiter = '\t' if lines and '\t' in lines[0] else ','
-        reader = csv.DictReader(lines, delimiter=delimiter)
-        missing = [column for column in COLUMNS if column not in (reader.fieldnames or [])]
+        table = read_csv_table(
+            path, CorpusError, missing=f'RemoteCount annotations not found; columns {COLUMNS}'
+        )
+        missing = [column for column in COLUMNS if column not in table.header]
         if missing:
             raise CorpusError(
                 path,
@@ -112,13 +103,18 @@ class RemoteCount(NonGeoDataset):
                 line=1,
                 key=missing[0],
             )
-        for line, row in enumerate(reader, start=2):
+        for line, fields in table.rows:
+            if not fields:
+                continue
+            # csv.DictReader's layout: short rows padded with None, extra fields dropped.
+            row = dict(zip(table.header, fields + [None] * (len(table.header) - len(fields))))
             self._add_row(row, line)
 
     def _add_row(self, row: dict[str, str], line: int) -> None:
         path = self.path
         count_text = (row['count'] or '').strip()
-        if not count_text.isdigit() or not 1 <= int(count_text) <= 10:
+        plain_number = count_text.isascii() and count_text.isdigit() and len(count_text) <= 2
+        if not plain_number or not 1 <= int(count_text) <= 10:
             self.policy.handle(path, f'count {count_text!r} is not 1..10', line=line, key='count')
             return
         count = int(count_text)

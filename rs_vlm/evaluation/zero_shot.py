@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics.functional.classification import multiclass_accuracy
 
+from rs_vlm.prompt_templates import check_templates
+
 __all__ = [
     'LOGIT_SCALE',
     'ZeroShotResult',
@@ -39,7 +41,7 @@ def build_zero_shot_classifier(
         encode_texts: ``list[str] -> [N, D]`` text embeddings, **not** normalised (the ITRA
             recipe averages raw embeddings; normalised input gives open_clip's recipe).
         classes: Class names.
-        templates: Prompt templates with a ``{}`` slot.
+        templates: Prompt templates with one bare ``{}`` slot.
         normalise_prompts: L2-normalise each prompt embedding before averaging (open_clip's
             recipe) instead of averaging the raw embeddings (ITRA's, the paper's).
 
@@ -47,13 +49,15 @@ def build_zero_shot_classifier(
         ``[C, D]`` L2-normalised class embeddings.
 
     Raises:
-        ValueError: If there are no classes or no templates.
+        ValueError: If there are no classes or no templates, or a template is not one bare
+            ``{}`` slot in text (e.g. ``{:>999999999}``).
     """
     if not classes or not templates:
         raise ValueError(
             f'a zero-shot classifier needs classes and templates, got {len(classes)} classes '
             f'and {len(templates)} templates'
         )
+    templates = check_templates(templates)  # before anything is built or encoded
     prompts = [template.format(name) for name in classes for template in templates]
     features = encode_texts(prompts).float().view(len(classes), len(templates), -1)
     if normalise_prompts:

@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import open_clip
 import torch
@@ -154,6 +154,17 @@ def convert_state_dict(
     return state_dict, layout
 
 
+def _check_tensor_mapping(mapping: Mapping[Any, Any], source: str | Path, prefix: str) -> None:
+    """Refuse a state_dict whose keys are not strings or whose values are not tensors."""
+    for key, value in mapping.items():
+        if not isinstance(key, str):
+            raise CheckpointError(source, f'{prefix}{key!r}: weight names must be strings')
+        if not isinstance(value, Tensor):
+            raise CheckpointError(
+                source, f'holds a {type(value).__name__}, expected a tensor', key=prefix + key
+            )
+
+
 def _convert_layout(obj: object, source: str | Path) -> tuple[dict[str, Tensor], CheckpointLayout]:
     if not isinstance(obj, Mapping) or not obj:
         raise CheckpointError(
@@ -163,6 +174,7 @@ def _convert_layout(obj: object, source: str | Path) -> tuple[dict[str, Tensor],
         )
     if 'state_dict' in obj and isinstance(obj['state_dict'], Mapping):
         inner = obj['state_dict']
+        _check_tensor_mapping(inner, source, 'state_dict.')
         keys = list(inner)
         if 'pytorch-lightning_version' in obj or any(key.startswith('model.') for key in keys):
             state_dict = _strip(inner, 'model.')
@@ -193,6 +205,9 @@ def _convert_layout(obj: object, source: str | Path) -> tuple[dict[str, Tensor],
             key='state_dict',
         )
     keys = list(obj)
+    if not all(isinstance(key, str) for key in keys):
+        bad_key = next(key for key in keys if not isinstance(key, str))
+        raise CheckpointError(source, f'key {bad_key!r} is not a string; expected a state_dict')
     if not all(isinstance(value, Tensor) for value in obj.values()):
         bad = next(key for key, value in obj.items() if not isinstance(value, Tensor))
         raise CheckpointError(

@@ -7,6 +7,7 @@ fp32 tensors, and a 0-d ``logit_scale`` as ``open_clip.create_model(name)`` buil
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -82,6 +83,13 @@ def export_checkpoint(
             raise CheckpointError(
                 checkpoint, f'unknown model name {model_name!r}', key='hyper_parameters'
             )
+        # Keys and shapes first, against a model on the meta device (no memory): a checkpoint
+        # naming a huge architecture (ViT-bigG-14, 2.5 billion parameters) is refused before
+        # gigabytes of random weights are allocated to find the mismatch.
+        with warnings.catch_warnings(), torch.device('meta'):
+            warnings.filterwarnings('ignore', message='.*meta parameter.*no-op')
+            skeleton = open_clip.create_model(model_name, device='meta')
+            load_state_dict_into(skeleton, exported, checkpoint)
         reference = open_clip.create_model(model_name)
         load_state_dict_into(reference, exported, checkpoint)
     with atomic_path(output) as tmp:

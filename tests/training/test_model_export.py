@@ -68,3 +68,35 @@ def test_interrupted_export_leaves_no_partial_file(
         main(['export', '--checkpoint', str(lightning_checkpoint), '--output', str(output)])
     assert output.read_bytes() == b'previous export'
     assert sorted(p.name for p in tmp_path.iterdir()) == ['model.pt']
+
+
+_EXPORT_UNDER_A_MEMORY_CAP = """
+import resource, sys
+from rs_vlm.models.export import main
+
+pages = int(open('/proc/self/statm').read().split()[0])
+limit = pages * resource.getpagesize() + (1 << 30)  # ViT-bigG-14 in float32 is about 10 GB
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+print('exit', main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.slow
+def test_export_refuses_a_huge_architecture_before_building_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    plain = tmp_path / 'plain.pt'
+    torch.save(open_clip.create_model('rs-vit-tiny').state_dict(), plain)
+    output = tmp_path / 'model.pt'
+    args = ['export', '--checkpoint', str(plain), '--output', str(output)]
+    result = subprocess.run(
+        [sys.executable, '-c', _EXPORT_UNDER_A_MEMORY_CAP, *args, '--model-name', 'ViT-bigG-14'],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert 'exit 1' in result.stdout, result.stderr[-3000:]
+    assert f'{plain}: weights do not fit the model' in result.stderr
+    assert 'the file matches the architecture of: rs-vit-tiny' in result.stderr
+    assert not output.exists()
