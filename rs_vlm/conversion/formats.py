@@ -1,9 +1,10 @@
 """The annotation formats ``convert`` reads: their file suffixes and the reader of one file.
 
-A format is a name (``'dota'``, ``'voc'``, ``'coco'``, ``'visdrone'``, ``'yolo'``, ``'csv'``,
-``'mask'``) with the suffixes of its annotation files and a reader turning one file into
-:class:`~.annotated_image.AnnotatedImage` records. :class:`ReaderOptions` holds everything a
-reader needs; it is a frozen, picklable value, so worker processes can read files in parallel.
+A format is a name (``'dota'``, ``'voc'``, ``'coco'``, ``'auair'``, ``'visdrone'``, ``'carpk'``,
+``'yolo'``, ``'csv'``, ``'mask'``) with the suffixes of its annotation files and a reader
+turning one file into :class:`~.annotated_image.AnnotatedImage` records.
+:class:`ReaderOptions` holds everything a reader needs; it is a frozen, picklable value, so
+worker processes can read files in parallel.
 """
 
 from collections.abc import Iterator
@@ -13,6 +14,8 @@ from pathlib import Path
 from rs_vlm.errors import AnnotationError
 
 from .annotated_image import AnnotatedImage
+from .auair import read_auair
+from .carpk import read_carpk
 from .coco import read_coco
 from .csv_boxes import read_csv_boxes
 from .dota import read_dota
@@ -35,7 +38,9 @@ ANNOTATION_SUFFIXES: dict[str, tuple[str, ...]] = {
     'dota': ('.txt',),
     'voc': ('.xml',),
     'coco': ('.json',),
+    'auair': ('.json',),
     'visdrone': ('.txt',),
+    'carpk': ('.txt',),
     'yolo': ('.txt',),
     'csv': ('.csv',),
     'mask': (*IMAGE_SUFFIXES, '.npy'),
@@ -108,8 +113,8 @@ def read_annotation_file(
     entry_errors: list[AnnotationError] | None = [] if skip_errors else None
     folder = options.images[0] if options.images else None
     try:
-        if format in ('coco', 'csv'):
-            reader = read_coco if format == 'coco' else read_csv_boxes
+        if format in ('coco', 'auair', 'csv'):
+            reader = {'coco': read_coco, 'auair': read_auair, 'csv': read_csv_boxes}[format]
             for record in reader(file, images=folder, classes=options.classes, errors=entry_errors):
                 if entry_errors:
                     yield from entry_errors
@@ -144,6 +149,8 @@ def _read_single(format: str, file: Path, options: ReaderOptions) -> AnnotatedIm
         )
     if format == 'visdrone':
         return read_visdrone(file, images=folder, classes=options.classes)
+    if format == 'carpk':
+        return read_carpk(file, images=folder)
     if format == 'yolo':
         if not options.class_names:
             raise AnnotationError(file, 'YOLO labels need class names (one name a line)')

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from rs_vlm.errors import AnnotationError
+from rs_vlm.image_files import IMAGE_SUFFIXES
 
 __all__ = [
     'IMAGE_SUFFIXES',
@@ -26,9 +27,6 @@ __all__ = [
     'read_lines',
     'safe_image_name',
 ]
-
-#: Image suffixes tried, in order, when an annotation names only the image stem.
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
 
 #: Read through rasterio, as the datasets decode them (multi-band GeoTIFFs Pillow cannot open).
 _TIFF_SUFFIXES = ('.tif', '.tiff')
@@ -106,7 +104,9 @@ def check_class(
     return label
 
 
-def find_image(folder: Path, name: str, path: str | Path) -> Path:
+def find_image(
+    folder: Path, name: str, path: str | Path, *, line: int | None = None, key: str | None = None
+) -> Path:
     """The image ``name`` in ``folder``; a bare stem tries :data:`IMAGE_SUFFIXES`.
 
     Raises:
@@ -123,7 +123,7 @@ def find_image(folder: Path, name: str, path: str | Path) -> Path:
             other = candidate.with_suffix(variant)
             if other.is_file():
                 return other
-    raise ImageNotFoundError(path, f'image {name!r} not found in {folder}')
+    raise ImageNotFoundError(path, f'image {name!r} not found in {folder}', line=line, key=key)
 
 
 def safe_image_name(name: str, path: str | Path, *, key: str | None = None) -> str:

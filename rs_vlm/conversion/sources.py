@@ -86,9 +86,16 @@ SOURCES: tuple[Source, ...] = (
         'DOTA',
         'DET-10',
         'dota',
-        _one(
-            SourcePart('DOTA/train/labelTxt', 'DOTA/train/images'),
-            SourcePart('DOTA/val/labelTxt', 'DOTA/val/images'),
+        (
+            (
+                SourcePart('DOTA/train/labelTxt', 'DOTA/train/images'),
+                SourcePart('DOTA/val/labelTxt', 'DOTA/val/images'),
+            ),
+            # DOTA-v1.0's label archive unpacks to labelTxt-v1.0/labelTxt
+            (
+                SourcePart('DOTA/train/labelTxt-v1.0/labelTxt', 'DOTA/train/images'),
+                SourcePart('DOTA/val/labelTxt-v1.0/labelTxt', 'DOTA/val/images'),
+            ),
         ),
         paper_images=1409,
     ),
@@ -113,7 +120,15 @@ SOURCES: tuple[Source, ...] = (
         'HRRSD',
         'DET-10',
         'voc',
-        _one(SourcePart('HRRSD/OPT2017/Annotations', 'HRRSD/OPT2017/JPEGImages')),
+        (
+            (SourcePart('HRRSD/OPT2017/Annotations', 'HRRSD/OPT2017/JPEGImages'),),
+            (
+                SourcePart(
+                    'HRRSD/TGRS-HRRSD-Dataset/OPT2017/Annotations',
+                    'HRRSD/TGRS-HRRSD-Dataset/OPT2017/JPEGImages',
+                ),
+            ),
+        ),
         paper_images=21761,
     ),
     Source(
@@ -173,10 +188,16 @@ SOURCES: tuple[Source, ...] = (
         'au_air',
         'AU-AIR',
         'DET-10',
-        'coco',
-        _one(SourcePart('AU-AIR/annotations.json', 'AU-AIR/images')),
+        'auair',
+        (
+            (
+                SourcePart(
+                    'AU-AIR/auair2019annotations/annotations.json', 'AU-AIR/auair2019data/images'
+                ),
+            ),
+            (SourcePart('AU-AIR/annotations.json', 'AU-AIR/images'),),
+        ),
         paper_images=32823,
-        note='AU-AIR ships its own JSON; convert it to COCO form as AU-AIR/annotations.json',
     ),
     Source(
         'stanford_drone',
@@ -191,10 +212,9 @@ SOURCES: tuple[Source, ...] = (
         'carpk',
         'CARPK',
         'DET-10',
-        'csv',
-        _one(SourcePart('CARPK/boxes.csv', 'CARPK/Images')),
+        'carpk',
+        _one(SourcePart('CARPK/CARPK_devkit/data/Annotations', 'CARPK/CARPK_devkit/data/Images')),
         paper_images=1568,
-        note='CARPK_devkit text labels: write them as image_path,xmin,ymin,xmax,ymax,label rows',
     ),
     Source(
         'vaihingen',
