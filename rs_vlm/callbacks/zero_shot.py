@@ -3,6 +3,7 @@
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningModule, Trainer
 from torch import Tensor
@@ -102,7 +103,9 @@ class ZeroShotCallback(EvaluationCallback):
                 f'zero-shot dataset {name!r}: label {int(labels.max())} does not fit its '
                 f'{len(classes)} classes; the class list does not match the data'
             )
-        logits = 100.0 * images @ classifier.T
+        # float32 logits also under a bf16/fp16 trainer: reduced precision ties close classes
+        with torch.autocast(images.device.type, enabled=False):
+            logits = 100.0 * images.float() @ classifier.float().T
         self.last_outputs[name] = (logits.detach().cpu(), labels.detach().cpu())
         return {
             f'top{k}': float(

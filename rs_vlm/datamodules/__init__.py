@@ -1,27 +1,11 @@
-"""Datamodules (torchgeo ``NonGeoDataModule`` subclasses) for captions, scenes and counting."""
+"""Datamodules (torchgeo ``NonGeoDataModule`` subclasses) for captions, scenes and counting.
 
-from rs_vlm.datamodules.augmentation import CLIP_MEAN, CLIP_STD
-from rs_vlm.datamodules.caption import CaptionDataModule
-from rs_vlm.datamodules.caption_mixture import CaptionMixtureDataModule
-from rs_vlm.datamodules.remote_count import RemoteCountDataModule
-from rs_vlm.datamodules.scene import (
-    AIDDataModule,
-    EuroSATRGBDataModule,
-    MLRSNetDataModule,
-    OPTIMAL31DataModule,
-    PatternNetDataModule,
-    RESISC45DataModule,
-    RSC11DataModule,
-    RSICB128DataModule,
-    RSICB256DataModule,
-    RSSCN7DataModule,
-    SceneDataModule,
-    SIRIWHUDataModule,
-    UCMercedDataModule,
-    WHURS19DataModule,
-)
-from rs_vlm.datamodules.synthetic_aerial import SyntheticAerialDataModule
-from rs_vlm.datamodules.tokenizers import get_tokenizer
+Names load on first access (PEP 562), so ``rs_vlm.datamodules.augmentation`` (the batched GPU
+augmentation) imports without torchgeo and rasterio, which only the datamodules need.
+"""
+
+from importlib import import_module
+from typing import Any
 
 __all__ = [
     'CLIP_MEAN',
@@ -46,3 +30,46 @@ __all__ = [
     'WHURS19DataModule',
     'get_tokenizer',
 ]
+
+_SCENE = (
+    'AIDDataModule',
+    'EuroSATRGBDataModule',
+    'MLRSNetDataModule',
+    'OPTIMAL31DataModule',
+    'PatternNetDataModule',
+    'RESISC45DataModule',
+    'RSC11DataModule',
+    'RSICB128DataModule',
+    'RSICB256DataModule',
+    'RSSCN7DataModule',
+    'SceneDataModule',
+    'SIRIWHUDataModule',
+    'UCMercedDataModule',
+    'WHURS19DataModule',
+)
+
+#: Public name -> the submodule defining it.
+_LAZY = {
+    'CLIP_MEAN': 'augmentation',
+    'CLIP_STD': 'augmentation',
+    'CaptionDataModule': 'caption',
+    'CaptionMixtureDataModule': 'caption_mixture',
+    'RemoteCountDataModule': 'remote_count',
+    'SyntheticAerialDataModule': 'synthetic_aerial',
+    'get_tokenizer': 'tokenizers',
+    **dict.fromkeys(_SCENE, 'scene'),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its submodule on first access."""
+    if name in _LAZY:
+        value = getattr(import_module(f'{__name__}.{_LAZY[name]}'), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+
+def __dir__() -> list[str]:
+    """Module attributes including the lazily loaded public names."""
+    return sorted(set(globals()) | set(__all__))

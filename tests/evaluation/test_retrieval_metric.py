@@ -177,3 +177,25 @@ def test_non_finite_embeddings_are_named():
     images[2, 0] = float('inf')
     with pytest.raises(ValueError, match='image_features row 2'):
         retrieval_hit_rates(images, torch.eye(3), [0, 1, 2])
+
+
+def test_scores_stay_float32_inside_a_bf16_autocast_region():
+    # a callback under a bf16-mixed trainer scores inside the trainer's autocast region
+    images, texts, _ = random_embeddings(5, 60, dim=64)
+    images, texts = F.normalize(images, dim=-1), F.normalize(texts, dim=-1)
+    expected = retrieval_scores(images, texts)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        scores = retrieval_scores(images, texts)
+        hits = CrossModalRetrieval((1, 5))
+        hits.update(image_features=images, image_ids=torch.arange(60))
+        hits.update(
+            text_features=texts,
+            text_image_ids=torch.arange(300) // 5,
+            text_ids=torch.arange(300),
+        )
+        under_autocast = hits.compute()
+    assert scores.dtype == torch.float32 and torch.equal(scores, expected)
+    reference = retrieval_hit_rates(images, texts, torch.arange(300) // 5, (1, 5))
+    assert {k: float(v) for k, v in under_autocast.items()} == {
+        k: float(v) for k, v in reference.items()
+    }

@@ -59,15 +59,19 @@ def retrieval_scores(image_features: Tensor, text_features: Tensor) -> Tensor:
         text_features: ``[N_txt, D]`` L2-normalised text embeddings.
 
     Returns:
-        ``[N_txt, N_img]`` dot-product similarities, contiguous.
+        ``[N_txt, N_img]`` dot-product similarities, contiguous, in the features' dtype (also
+        inside an autocast region).
     """
-    if not _onednn_applies(image_features, text_features):
-        return text_features @ image_features.T
-    # texts as one channels-last image of N_txt pixels with D channels, images as N_img 1x1
-    # filters: the output's channels-last layout is [N_txt, N_img] row-major
-    pixels = text_features[None, None].permute(0, 3, 1, 2)
-    filters = image_features[:, :, None, None].contiguous(memory_format=torch.channels_last)
-    return F.conv2d(pixels, filters)[0].permute(1, 2, 0)[0].contiguous()
+    # Scores in the features' own dtype even inside a bf16/fp16 autocast region (a callback
+    # under a mixed-precision trainer): reduced-precision scores create ties that change recall.
+    with torch.autocast(image_features.device.type, enabled=False):
+        if not _onednn_applies(image_features, text_features):
+            return text_features @ image_features.T
+        # texts as one channels-last image of N_txt pixels with D channels, images as N_img
+        # 1x1 filters: the output's channels-last layout is [N_txt, N_img] row-major
+        pixels = text_features[None, None].permute(0, 3, 1, 2)
+        filters = image_features[:, :, None, None].contiguous(memory_format=torch.channels_last)
+        return F.conv2d(pixels, filters)[0].permute(1, 2, 0)[0].contiguous()
 
 
 def _count_against(scores: Tensor, thresholds: Tensor, dim: int) -> tuple[Tensor, Tensor]:
