@@ -100,6 +100,7 @@ class Sizes:
     fsdp_probe_batch: int
     fsdp_steps: int
     fsdp_cpu_cap: int
+    fsdp_search_tries: int
     eval_model: str
     eval_batch_size: int
     retrieval_images: int
@@ -110,6 +111,9 @@ class Sizes:
     aug_size: int
     aug_batch: int
     aug_iterations: int
+    reserve_after_training: float
+    cuda_tests_max_s: float
+    reserve_after_tests: float
 
 
 FULL = Sizes(
@@ -126,6 +130,7 @@ FULL = Sizes(
     fsdp_probe_batch=112,
     fsdp_steps=3,
     fsdp_cpu_cap=0,
+    fsdp_search_tries=6,
     eval_model='ViT-B-32',
     eval_batch_size=256,
     retrieval_images=1093,
@@ -136,6 +141,9 @@ FULL = Sizes(
     aug_size=224,
     aug_batch=256,
     aug_iterations=12,
+    reserve_after_training=230,
+    cuda_tests_max_s=170,
+    reserve_after_tests=90,
 )
 SMOKE = Sizes(
     models=('rs-rn-tiny', 'rs-vit-tiny'),
@@ -151,6 +159,7 @@ SMOKE = Sizes(
     fsdp_probe_batch=8,
     fsdp_steps=2,
     fsdp_cpu_cap=16,
+    fsdp_search_tries=0,
     eval_model='rs-vit-tiny',
     eval_batch_size=16,
     retrieval_images=12,
@@ -161,6 +170,9 @@ SMOKE = Sizes(
     aug_size=32,
     aug_batch=8,
     aug_iterations=4,
+    reserve_after_training=20,
+    cuda_tests_max_s=200,
+    reserve_after_tests=10,
 )
 
 
@@ -375,9 +387,37 @@ def _autocast_dtype(precision: str) -> torch.dtype | None:
     return {'bf16-mixed': torch.bfloat16, '16-mixed': torch.float16}.get(precision)
 
 
-def _median_step(starts: list[float], warmup: int) -> float:
-    durations = [b - a for a, b in zip(starts, starts[1:], strict=False)][warmup:]
-    return statistics.median(durations)
+class WindowClock:
+    """Mean step time after warm-up, synchronising only where the timed window opens and closes.
+
+    No synchronisation in between: the device queue stays as full as in real training, so a
+    loop's own host-side waits (reading the loss, say) show up as they would there.
+    """
+
+    def __init__(self, device: torch.device, warmup: int) -> None:
+        self.device = device
+        self.warmup = warmup
+        self.begin = 0.0
+        self.end = 0.0
+        self.steps = 0
+
+    def step_start(self) -> None:
+        """Call as each step starts."""
+        if self.steps == self.warmup:
+            _sync(self.device)
+            self.begin = time.perf_counter()
+        self.steps += 1
+
+    def stop(self) -> None:
+        """Call after the last step."""
+        _sync(self.device)
+        self.end = time.perf_counter()
+
+    def step_s(self) -> float:
+        """Mean seconds per timed step."""
+        if self.steps <= self.warmup:
+            raise RuntimeError(f'only {self.steps} steps ran; {self.warmup} are warm-up')
+        return (self.end - self.begin) / (self.steps - self.warmup)
 
 
 def count_train_flops(model: torch.nn.Module, batch: dict[str, Any], precision: str) -> int:
@@ -429,11 +469,10 @@ def train_bare(
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     loader = torch.utils.data.DataLoader(batches, batch_size=None)
     _reset_peak(device)
-    starts: list[float] = []
+    clock = WindowClock(device, sizes.warmup_steps)
     losses: list[float] = []
     for batch in loader:
-        _sync(device)
-        starts.append(time.perf_counter())
+        clock.step_start()
         images = batch['image'].to(device, non_blocking=True)
         tokens = batch['text'].to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
@@ -447,10 +486,9 @@ def train_bare(
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100))
         losses.append(float(loss.detach()))  # Lightning reads the loss every step too
-    _sync(device)
-    starts.append(time.perf_counter())
+    clock.stop()
     return {
-        'step_s': _median_step(starts, sizes.warmup_steps),
+        'step_s': clock.step_s(),
         'peak_mib': _peak_mib(device),
         'first_loss': losses[0],
         'model': model,
@@ -469,7 +507,7 @@ def train_lightning(
 
     from rs_vlm.modules import RemoteCLIPModule
 
-    starts: list[float] = []
+    clock = WindowClock(device, sizes.warmup_steps)
     losses: list[float] = []
 
     class StepClock(Callback):
@@ -477,8 +515,7 @@ def train_lightning(
             _reset_peak(device)
 
         def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, idx: int) -> None:
-            _sync(device)
-            starts.append(time.perf_counter())
+            clock.step_start()
 
         def on_train_batch_end(
             self, trainer: Any, pl_module: Any, out: Any, b: Any, i: int
@@ -487,8 +524,7 @@ def train_lightning(
                 losses.append(float(out['loss']))
 
         def on_train_end(self, trainer: Any, pl_module: Any) -> None:
-            _sync(device)
-            starts.append(time.perf_counter())
+            clock.stop()
 
     torch.manual_seed(0)
     module = RemoteCLIPModule(
@@ -501,7 +537,7 @@ def train_lightning(
     )  # fmt: skip
     trainer.fit(module, train_dataloaders=loader)
     return {
-        'step_s': _median_step(starts, sizes.warmup_steps),
+        'step_s': clock.step_s(),
         'peak_mib': _peak_mib(device),
         'first_loss': losses[0] if losses else None,
     }
@@ -516,7 +552,10 @@ def section_training(
 ) -> None:
     """Lightning vs bare, alternating, for every model and precision."""
     section['batch_size'] = sizes.batch_size
-    section['steps'] = f'{sizes.steps} per run, the first {sizes.warmup_steps} not timed'
+    section['steps'] = (
+        f'{sizes.steps} per run, the first {sizes.warmup_steps} not timed; mean step time over '
+        'the timed window (one synchronisation where it opens and one where it closes)'
+    )
     section['flops'] = 'torch.utils.flop_counter.FlopCounterMode, one forward + backward'
     section['peak_flops_used'] = peak_flops
     matmul = report.data['sections'].get('matmul', {})
@@ -534,7 +573,7 @@ def section_training(
                 report.save()
                 continue
             for round_index in range(sizes.rounds):
-                if report.remaining() < 25:
+                if report.remaining() < sizes.reserve_after_training:
                     row['status'] = f'stopped after {round_index} rounds: budget'
                     break
                 order = ('bare', 'ours') if round_index % 2 == 0 else ('ours', 'bare')
@@ -609,6 +648,85 @@ def _summarise_row(
     row['summary'] = summary
 
 
+@contextlib.contextmanager
+def _without(parts: tuple[str, ...]) -> Iterator[None]:
+    """Switch parts of RemoteCLIPModule's step off, to measure what each costs.
+
+    ``guard``: the non-finite loss check (a host synchronisation after the forward pass);
+    ``log``: the per-step ``self.log`` calls. Restored on exit.
+    """
+    from rs_vlm.modules import RemoteCLIPModule
+    from rs_vlm.reliability.nonfinite_loss import NonFiniteLossGuard
+
+    replacements: dict[str, tuple[type, str, Any]] = {
+        'guard': (NonFiniteLossGuard, 'check', lambda self, loss, batch, **kwargs: True),
+        'log': (RemoteCLIPModule, 'log', lambda self, *args, **kwargs: None),
+    }
+    saved = []
+    for part in parts:
+        owner, name, value = replacements[part]
+        saved.append((owner, name, owner.__dict__.get(name)))
+        setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        for owner, name, original in saved:
+            if original is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+
+
+#: Variant name -> parts of our step switched off.
+OVERHEAD_VARIANTS: dict[str, tuple[str, ...]] = {
+    'ours': (),
+    'ours_without_loss_guard': ('guard',),
+    'ours_without_loss_guard_and_logging': ('guard', 'log'),
+}
+
+
+def section_training_overhead(
+    section: dict[str, Any], report: Report, sizes: Sizes, device: torch.device
+) -> None:
+    """Where ours loses to bare: the same runs with parts of the module's step switched off."""
+    model_name = sizes.models[-1]
+    section.update(model=model_name, variants={k: list(v) for k, v in OVERHEAD_VARIANTS.items()})
+    batches = _make_batches(model_name, sizes, device)
+    results: dict[str, Any] = {}
+    section['samples_per_s'] = results
+    for precision in sizes.precisions:
+        if precision == '16-mixed' and device.type == 'cpu':
+            continue
+        runs: dict[str, list[float]] = {'bare': [], **{k: [] for k in OVERHEAD_VARIANTS}}
+        for _ in range(sizes.rounds):
+            if report.remaining() < 30:
+                section['note'] = 'stopped early: budget'
+                break
+            runs['bare'].append(
+                sizes.batch_size
+                / train_bare(model_name, precision, batches, sizes, device)['step_s']
+            )
+            for variant, parts in OVERHEAD_VARIANTS.items():
+                with _without(parts):
+                    step_s = train_lightning(model_name, precision, batches, sizes, device)[
+                        'step_s'
+                    ]
+                runs[variant].append(sizes.batch_size / step_s)
+                _free_memory()
+        if not runs['bare']:
+            break
+        bare = statistics.median(runs['bare'])
+        results[precision] = {
+            name: {
+                'samples_per_s': round(statistics.median(values), 1),
+                'ratio_to_bare': round(statistics.median(values) / bare, 3),
+            }
+            for name, values in runs.items()
+            if values
+        }
+        report.save()
+
+
 # -- FSDP ------------------------------------------------------------------------------------------
 
 
@@ -639,6 +757,34 @@ def predict_max_batch(
     return max(b1, int(batch) // multiple * multiple)
 
 
+def next_fsdp_batch(
+    fits: list[tuple[int, float]], fails: list[int], capacity_mib: float, tolerance: float = 0.05
+) -> int | None:
+    """The next batch to try in the search for the largest batch that fits.
+
+    Args:
+        fits: ``(batch, peak MiB)`` of the batches that fit (at least two).
+        fails: Batches that ran out of memory.
+        capacity_mib: Memory the run may use.
+        tolerance: Stop once the largest fit is within this fraction of the smallest failure.
+
+    Returns:
+        The batch to try (a multiple of 8), or None when the search is done.
+    """
+    best = max(batch for batch, _ in fits)
+    if fails:
+        failed = min(fails)
+        if failed - best <= max(8, tolerance * best):
+            return None
+        middle = (best + failed) // 2 // 8 * 8
+        return middle if middle > best else None
+    candidate = predict_max_batch(fits, capacity_mib)
+    if candidate <= best * (1 + tolerance):
+        # the prediction says we are there: one step beyond, to find the failure
+        candidate = int(best * 1.1) // 8 * 8
+    return candidate
+
+
 def _fsdp_fit(base: Any, batch_size: int, sizes: Sizes, device: torch.device) -> dict[str, Any]:
     from lightning.pytorch import Callback
 
@@ -658,13 +804,12 @@ def _fsdp_fit(base: Any, batch_size: int, sizes: Sizes, device: torch.device) ->
     module = copy.deepcopy(base)  # FSDP wraps the module's blocks in place
     size = _image_size(module.model)
     generator = torch.Generator(device=device).manual_seed(batch_size)
-    batches = [
-        {
-            'image': torch.randn(batch_size, 3, size, size, device=device, generator=generator),
-            'text': module.tokenizer(_captions(batch_size, step)).to(device),
-        }
-        for step in range(sizes.fsdp_steps)
-    ]
+    # one batch on the device, stepped over fsdp_steps times: a second copy would take memory
+    batch = {
+        'image': torch.randn(batch_size, 3, size, size, device=device, generator=generator),
+        'text': module.tokenizer(_captions(batch_size)).to(device),
+    }
+    batches = [batch] * sizes.fsdp_steps
     strategy = CLIPFSDPStrategy(activation_checkpointing=True, sharding_strategy='FULL_SHARD')
     trainer = _quiet_trainer(
         device, strategy=strategy, precision=_fsdp_precision(device), max_steps=sizes.fsdp_steps,
@@ -689,7 +834,7 @@ def _fsdp_fit(base: Any, batch_size: int, sizes: Sizes, device: torch.device) ->
             result['peak_reserved_mib'] = round(torch.cuda.max_memory_reserved(device) / 2**20, 1)
         return result
     finally:
-        del trainer, module, batches
+        del trainer, module, batch, batches
         _free_memory()
 
 
@@ -743,24 +888,23 @@ def section_fsdp(
         total_mib = torch.cuda.get_device_properties(device).total_memory / 2**20
         capacity = 0.92 * total_mib
         section['capacity_mib'] = round(capacity, 1)
-        points = [(t['batch'], t['peak_reserved_mib']) for t in tries if t['fits']]
-        candidate = predict_max_batch(points, capacity)
-        section['predicted_max_batch'] = candidate
-        failed: int | None = None
-        for _ in range(3):
+        section['search'] = (
+            'predict from the peak reserved memory of the two largest batches that fit, '
+            'until one does not; then bisect to within 5 %'
+        )
+        for _ in range(sizes.fsdp_search_tries):
             if report.remaining() < 60:
                 section['note'] = 'search stopped early: budget'
                 break
-            if attempt(candidate):
-                if failed is not None:
-                    break
-                candidate = int(candidate * 1.1) // 8 * 8  # one step beyond the prediction
-            else:
-                failed = candidate
-                fits = [t['batch'] for t in tries if t['fits']]
-                candidate = max(max(fits), int(candidate * 0.85) // 8 * 8)
-                if candidate in fits:
-                    break
+            candidate = next_fsdp_batch(
+                [(t['batch'], t['peak_reserved_mib']) for t in tries if t['fits']],
+                [t['batch'] for t in tries if not t['fits']],
+                capacity,
+            )
+            if candidate is None:
+                break
+            section.setdefault('predicted', []).append(candidate)
+            attempt(candidate)
     else:
         batch = sizes.fsdp_batch * 2
         while batch <= sizes.fsdp_cpu_cap and report.remaining() > 30 and attempt(batch):
@@ -957,10 +1101,10 @@ def parse_junit(path: Path) -> dict[str, Any]:
     return {'counts': counts, 'tests': cases}
 
 
-def section_cuda_tests(section: dict[str, Any], report: Report, output: Path) -> None:
+def section_cuda_tests(section: dict[str, Any], report: Report, sizes: Sizes, output: Path) -> None:
     """``pytest -m cuda tests`` in a child process; outcomes from its JUnit XML."""
     xml = output / 'cuda_tests.xml'
-    timeout = max(30.0, report.remaining() - 10)
+    timeout = max(30.0, min(sizes.cuda_tests_max_s, report.remaining() - sizes.reserve_after_tests))
     command = [
         sys.executable, '-m', 'pytest', '-m', 'cuda', 'tests/cuda', '-q', '-p', 'no:cacheprovider',
         '-o', 'addopts=-ra --strict-markers', f'--junitxml={xml}',
@@ -1120,6 +1264,17 @@ def render_markdown(data: dict[str, Any]) -> str:
         for case in tests['tests']:
             note = f' ({case["message"][:120]})' if case['message'] else ''
             lines.append(f'- {case["outcome"]}: `{case["test"]}` {case["seconds"]} s{note}')
+    overhead = sections.get('training_overhead', {})
+    if overhead.get('samples_per_s'):
+        lines += ['', f'## Where ours loses to bare ({overhead["model"]})', '']
+        lines.append('| precision | variant | samples/s | ratio to bare |')
+        lines.append('| --- | --- | --- | --- |')
+        for precision, variants in overhead['samples_per_s'].items():
+            for name, values in variants.items():
+                lines.append(
+                    f'| {precision} | {name} | {_cell(values["samples_per_s"])} '
+                    f'| {_cell(values["ratio_to_bare"])} |'
+                )
     errors = [(n, s) for n, s in sections.items() if s.get('status') == 'error']
     if errors:
         lines += ['', '## Errors', '']
@@ -1154,7 +1309,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--smoke', action='store_true', help='tiny models and sizes')
     parser.add_argument('--budget-s', type=float, default=420.0, help='time budget of all sections')
     parser.add_argument(
-        '--sections', default='environment,matmul,training,fsdp,callbacks,augmentation,cuda_tests',
+        '--sections', default=(
+            'environment,matmul,training,callbacks,augmentation,cuda_tests,fsdp,'
+            'training_overhead'
+        ),
         help='comma-separated sections to run',
     )  # fmt: skip
     args = parser.parse_args(argv)
@@ -1189,7 +1347,6 @@ def main(argv: list[str] | None = None) -> int:
             60 if not args.smoke else 5,
             lambda s: section_training(s, report, sizes, device, peak),
         ),
-        ('fsdp', 60 if not args.smoke else 5, lambda s: section_fsdp(s, report, sizes, device)),
         ('callbacks', 20 if not args.smoke else 3, lambda s: section_callbacks(s, sizes, device)),
         (
             'augmentation',
@@ -1199,7 +1356,13 @@ def main(argv: list[str] | None = None) -> int:
         (
             'cuda_tests',
             40 if not args.smoke else 5,
-            lambda s: section_cuda_tests(s, report, args.output),
+            lambda s: section_cuda_tests(s, report, sizes, args.output),
+        ),
+        ('fsdp', 60 if not args.smoke else 5, lambda s: section_fsdp(s, report, sizes, device)),
+        (
+            'training_overhead',
+            40 if not args.smoke else 3,
+            lambda s: section_training_overhead(s, report, sizes, device),
         ),
     ]
     with _quiet_lightning():

@@ -58,7 +58,8 @@ def test_cpu_smoke_run_writes_every_section(tmp_path):
     report = json.loads((tmp_path / 'gpu_check.json').read_text())
     sections = report['sections']
     assert list(sections) == [
-        'environment', 'matmul', 'training', 'fsdp', 'callbacks', 'augmentation', 'cuda_tests'
+        'environment', 'matmul', 'training', 'callbacks', 'augmentation', 'cuda_tests', 'fsdp',
+        'training_overhead',
     ]  # fmt: skip
     assert {name: s['status'] for name, s in sections.items()} == dict.fromkeys(sections, 'ok')
     assert sections['environment']['unwanted_imports'] == []
@@ -91,6 +92,13 @@ def test_cpu_smoke_run_writes_every_section(tmp_path):
     # without CUDA every test marked cuda is collected and skipped
     assert tests['counts']['skipped'] == len(tests['tests']) >= 7
     assert all(t['test'].startswith('tests.cuda.') for t in tests['tests'])
+    overhead = sections['training_overhead']['samples_per_s']['bf16-mixed']
+    assert set(overhead) == {
+        'bare',
+        'ours',
+        'ours_without_loss_guard',
+        'ours_without_loss_guard_and_logging',
+    }
     markdown = (tmp_path / 'gpu_check.md').read_text()
     for heading in (
         '## Training',
@@ -100,3 +108,23 @@ def test_cpu_smoke_run_writes_every_section(tmp_path):
         '## Tests marked cuda',
     ):
         assert heading in markdown
+
+
+def test_fsdp_search_finds_the_largest_batch_within_five_percent():
+    script = load_script()
+    capacity = 132_000.0
+
+    def memory(batch):  # a made-up device: 9 GB fixed + 100 MiB per sample; 1230 fit
+        return 9_000.0 + 100.0 * batch
+
+    fits, fails, tried = [(28, memory(28)), (112, memory(112))], [], []
+    while (batch := script.next_fsdp_batch(fits, fails, capacity)) is not None:
+        tried.append(batch)
+        if memory(batch) <= capacity:
+            fits.append((batch, memory(batch)))
+        else:
+            fails.append(batch)
+        assert len(tried) < 10
+    best = max(b for b, _ in fits)
+    assert best <= 1230 < min(fails) and min(fails) - best <= 0.05 * best
+    assert tried[0] == 1224  # the prediction from the two probes, rounded down to 8

@@ -35,15 +35,17 @@ def loader(batches: list[dict]) -> DataLoader:
 
 
 class LossRecorder(Callback):
-    """Keeps every training-step loss as a float."""
+    """Keeps every training-step loss as a float and the device the parameters were on."""
 
     def __init__(self) -> None:
         self.losses: list[float] = []
+        self.devices: list[str] = []
 
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: Any, outputs: Any, *args: Any
     ) -> None:
         self.losses.append(float(outputs['loss']))
+        self.devices.append(next(pl_module.parameters()).device.type)
 
 
 def cuda_trainer(**options: Any) -> Trainer:

@@ -23,8 +23,10 @@ def test_mixed_precision_steps_train_in_float32_masters(precision, tolerance):
     assert len(recorder.losses) == 3 and all(math.isfinite(x) for x in recorder.losses)
     # autocast changes rounding, not the function: the first loss matches fp32 on the CPU
     assert recorder.losses[0] == pytest.approx(expected_first, rel=tolerance)
+    # the trainer moves the module back to the CPU at teardown; the steps ran on the GPU
+    assert recorder.devices == ['cuda'] * 3
     parameters = dict(module.model.named_parameters())
-    assert all(p.dtype == torch.float32 and p.device.type == 'cuda' for p in parameters.values())
+    assert all(p.dtype == torch.float32 for p in parameters.values())
     changed = [k for k, p in parameters.items() if not torch.equal(p.detach().cpu(), before[k])]
     assert len(changed) > len(parameters) // 2
     assert 0 <= float(module.model.logit_scale) <= math.log(100) + 1e-6
