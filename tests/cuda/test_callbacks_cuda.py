@@ -66,7 +66,7 @@ def test_callbacks_on_cuda_match_cpu(precision, tolerance):
     assert torch.allclose(logits_gpu, logits_cpu, atol=100 * tolerance)
     assert logits_gpu.dtype == torch.float32  # scored outside the trainer's autocast
     if precision == '32-true':
-        assert metrics_gpu == pytest.approx(metrics_cpu, abs=1e-6)
+        assert metrics_gpu == pytest.approx(metrics_cpu, abs=1e-4)  # float32 percentages
     # recall from the GPU features, scored here in float64: what the callback logged
     expected = retrieval_hit_rates(
         images_gpu.double(), texts_gpu.double(), Pairs().caption_to_image
