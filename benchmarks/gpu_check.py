@@ -5,7 +5,7 @@ section, so a crash or a timeout still leaves the figures measured so far. Each 
 wrapped: one that fails records its error and the rest still run; a section whose estimated
 time no longer fits the ``--budget-s`` is recorded as skipped.
 
-Sections:
+Sections, in the order they run:
 
 - ``environment``: versions, the device, and which optional packages were imported.
 - ``matmul``: measured dense matrix-product rate (bf16 8192^3 on CUDA), the practical ceiling.
@@ -13,31 +13,35 @@ Sections:
   user would write with open_clip alone (``ClipLoss``, AdamW, ``torch.autocast``, a
   ``GradScaler`` for fp16), on the same pinned host batches, same seed and initial weights,
   alternating the two sides over rounds, in one process (peak memory reset between runs).
-  Per model and precision: samples/s (batch / median step time after warm-up), peak memory
+  Per model and precision: samples/s (batch / mean step time after warm-up, timed between
+  one synchronisation after the warm-up steps and one after the last step), peak memory
   (``torch.cuda.max_memory_allocated``), ratios ours/bare of the per-round figures, model
   FLOPs per step counted by ``torch.utils.flop_counter.FlopCounterMode`` on one forward and
   backward (matrix products, convolutions and attention; elementwise work not counted), and
   MFU against the dense bf16 peak of the GPU's datasheet and against the measured rate.
-- ``fsdp``: ViT-L-14 with ``CLIPFSDPStrategy`` (full shard, activation checkpointing,
-  bf16-mixed) on one GPU at the paper's batch (28) and the largest batch that fits: peak
-  reserved memory at two batches gives a per-sample cost, the predicted largest batch is
-  tried and backed off on out-of-memory (on the CPU, where there is no memory figure, the
-  batch is doubled up to a cap instead).
 - ``callbacks``: ``ZeroShotCallback`` and ``RetrievalCallback`` in ``Trainer.validate`` on
   the device at RSICD's test shape (1093 images, 5465 captions) and an AID-like scene set;
   seconds per validation epoch with and without each callback.
 - ``augmentation``: the training pipeline on the device: uint8 host batches, copy, then
   ``clip_train_augmentation`` on the device; images/s, against the copy alone and the same
   pipeline on the CPU.
-- ``cuda_tests``: ``pytest -m cuda`` on ``tests/`` (they skip without CUDA); outcome of every
-  test, read from pytest's JUnit XML.
+- ``cuda_tests``: ``pytest -m cuda tests/cuda`` in a child process (the tests skip without
+  CUDA); the outcome of every test, read from pytest's JUnit XML.
+- ``fsdp``: ViT-L-14 with ``CLIPFSDPStrategy`` (full shard, activation checkpointing,
+  bf16-mixed) on one GPU at the paper's batch (28) and the largest batch that fits: the peak
+  reserved memory of the two largest batches that fit predicts the next batch to try, until
+  one runs out of memory; then bisection to within 5 % (on the CPU, which gives no memory
+  figure, the batch is doubled up to a cap instead).
+- ``training_overhead``: the ``training`` runs for ViT-B-32 again with parts of the module's
+  step switched off (the non-finite loss check, the per-step logging), to show what each
+  costs against the bare loop.
 
 Weights are random (``pretrained=None``): the device has no network and the figures do not
 depend on the weights' values.
 
 Run: ``python benchmarks/gpu_check.py --device cuda --output DIR [--budget-s 420]``;
 ``python benchmarks/gpu_check.py --device cpu --smoke --output DIR`` runs every section with
-tiny models and sizes in well under a minute.
+tiny models and sizes (about a minute on two idle cores).
 """
 
 import argparse
@@ -217,7 +221,7 @@ class Report:
         try:
             function(section)
             section['status'] = 'ok' if section['status'] == 'running' else section['status']
-        except Exception as error:  # noqa: BLE001 - one failing section must not stop the rest
+        except Exception as error:  # one failing section must not stop the rest
             section.update(
                 status='error',
                 error=f'{type(error).__name__}: {error}'[:2000],
@@ -990,7 +994,9 @@ def section_callbacks(section: dict[str, Any], sizes: Sizes, device: torch.devic
         model=sizes.eval_model,
         precision=precision,
         retrieval_shape=f'{len(retrieval)} images, {len(retrieval.captions)} captions (RSICD test)',
-        scene_shape=f'{len(scene)} images, {len(scene.classes)} classes x {len(SCENE_TEMPLATES)} templates',
+        scene_shape=(
+            f'{len(scene)} images, {len(scene.classes)} classes x {len(SCENE_TEMPLATES)} templates'
+        ),
         callback_options=options,
     )
     variants: dict[str, Callable[[], list[Any]]] = {
@@ -1041,8 +1047,13 @@ def section_augmentation(section: dict[str, Any], sizes: Sizes, device: torch.de
     if device.type == 'cuda':
         host = [batch.pin_memory() for batch in host]
     section.update(
-        batch=f'{sizes.aug_batch} x uint8 3x{sizes.aug_source_size}x{sizes.aug_source_size} -> float 3x{sizes.aug_size}x{sizes.aug_size}',
-        pipeline='clip_train_augmentation: random resized crop (0.9-1), flip, quarter turns, normalise',
+        batch=(
+            f'{sizes.aug_batch} x uint8 3x{sizes.aug_source_size}x{sizes.aug_source_size} '
+            f'-> float 3x{sizes.aug_size}x{sizes.aug_size}'
+        ),
+        pipeline=(
+            'clip_train_augmentation: random resized crop (0.9-1), flip, quarter turns, normalise'
+        ),
     )
 
     def rate(
@@ -1146,142 +1157,149 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + ' --- |' * len(header)]
+    lines += ['| ' + ' | '.join(_cell(value) for value in row) + ' |' for row in rows]
+    return lines
+
+
+def _training_lines(training: dict[str, Any]) -> list[str]:
+    peak = training.get('peak_flops_used')
+    against = f'{peak / 1e12:.1f} TFLOP/s (dense bf16 datasheet peak)' if peak else 'no peak'
+    lines = ['', '## Training: RemoteCLIPModule + Trainer (ours) vs bare open_clip loop', '']
+    lines.append(
+        f'Batch {training["batch_size"]}, {training["steps"]}; FLOPs: {training["flops"]}; '
+        f'MFU against {against}.'
+    )
+    lines.append('')
+    header = ['model', 'precision', 'ours samples/s', 'bare samples/s', 'ratio ours/bare']
+    header += ['ours peak MiB', 'bare peak MiB', 'memory ratio', 'TFLOP/s', 'MFU']
+    header += ['of measured matmul']
+    rows = []
+    for row in training['rows']:
+        s = row.get('summary')
+        if not s:
+            rows.append([row['model'], row['precision'], row.get('status')] + [''] * 8)
+            continue
+        keys = ['ours_samples_per_s', 'bare_samples_per_s', 'samples_per_s_ratio']
+        keys += ['ours_peak_mib', 'bare_peak_mib', 'peak_memory_ratio', 'ours_tflops', 'mfu']
+        keys.append('fraction_of_measured_matmul')
+        rows.append([row['model'], row['precision'], *(s.get(key) for key in keys)])
+    return lines + _table(header, rows)
+
+
+def _fsdp_lines(fsdp: dict[str, Any]) -> list[str]:
+    lines = ['', f'## FSDP: {fsdp["model"]}, {fsdp["strategy"]}, {fsdp["precision"]}', '']
+    header = ['batch', 'fits', 'samples/s', 'last step ms', 'peak allocated MiB']
+    header.append('peak reserved MiB')
+    keys = ['samples_per_s', 'last_step_ms', 'peak_allocated_mib', 'peak_reserved_mib']
+    rows = [[t['batch'], t['fits']] + [t.get(key) for key in keys] for t in fsdp['tries']]
+    lines += _table(header, rows)
+    lines.append('')
+    lines.append(
+        f'Paper batch {fsdp["paper_batch"]}; largest batch that fits: '
+        f'{_cell(fsdp.get("largest_batch_that_fits"))}; smallest out of memory: '
+        f'{_cell(fsdp.get("smallest_batch_out_of_memory"))}. {fsdp.get("note", "")}'
+    )
+    lines.append(f'Note: {fsdp["sharding_note"]}.')
+    return lines
+
+
+def _callback_lines(callbacks: dict[str, Any]) -> list[str]:
+    lines = ['', f'## Callbacks on the device ({callbacks["model"]}, {callbacks["precision"]})']
+    lines += [
+        '',
+        f'Retrieval: {callbacks["retrieval_shape"]}; zero-shot: {callbacks["scene_shape"]}.',
+    ]
+    lines.append('')
+    rows = [
+        [name, t['first_s'], t['second_s'], t.get('callback_s')]
+        for name, t in callbacks['validation_epoch_s'].items()
+    ]
+    header = ['validation epoch', 'first s', 'second s', 'callback s (second - none)']
+    return lines + _table(header, rows)
+
+
+def _augmentation_lines(aug: dict[str, Any]) -> list[str]:
+    lines = ['', '## Augmentation after transfer', '', f'{aug["batch"]}; {aug["pipeline"]}.', '']
+    lines.append(
+        f'- on the device: {_cell(aug["images_per_s"])} images/s '
+        f'(copy alone {_cell(aug["copy_only_images_per_s"])})'
+    )
+    if 'cpu_images_per_s' in aug:
+        lines.append(
+            f'- same pipeline on the CPU ({aug["cpu_threads"]} threads): '
+            f'{_cell(aug["cpu_images_per_s"])} images/s; device/CPU {aug["device_over_cpu"]}x'
+        )
+    return lines
+
+
+def _test_lines(tests: dict[str, Any]) -> list[str]:
+    lines = [
+        '',
+        '## Tests marked cuda',
+        '',
+        ', '.join(f'{k} {v}' for k, v in tests['counts'].items()),
+    ]
+    lines.append('')
+    for case in tests['tests']:
+        note = f' ({case["message"][:120]})' if case['message'] else ''
+        lines.append(f'- {case["outcome"]}: `{case["test"]}` {case["seconds"]} s{note}')
+    return lines
+
+
+def _overhead_lines(overhead: dict[str, Any]) -> list[str]:
+    lines = ['', f'## Where ours loses to bare ({overhead["model"]})', '']
+    rows = [
+        [precision, name, values['samples_per_s'], values['ratio_to_bare']]
+        for precision, variants in overhead['samples_per_s'].items()
+        for name, values in variants.items()
+    ]
+    return lines + _table(['precision', 'variant', 'samples/s', 'ratio to bare'], rows)
+
+
 def render_markdown(data: dict[str, Any]) -> str:
     """The JSON report as a short Markdown page."""
     meta = data['meta']
     sections = data['sections']
+    smoke = ' (smoke sizes)' if meta['smoke'] else ''
     lines = ['# GPU check', '']
     lines.append(
-        f'Device `{meta["device"]}`{" (smoke sizes)" if meta["smoke"] else ""}, budget '
-        f'{meta["budget_s"]} s, elapsed {meta.get("elapsed_s")} s, started {meta["started_utc"]}.'
+        f'Device `{meta["device"]}`{smoke}, budget {meta["budget_s"]} s, elapsed '
+        f'{meta.get("elapsed_s")} s, started {meta["started_utc"]}.'
     )
     lines.append('')
-    lines.append('| section | status | seconds |')
-    lines.append('| --- | --- | --- |')
-    for name, section in sections.items():
-        lines.append(f'| {name} | {section.get("status")} | {_cell(section.get("seconds"))} |')
+    rows = [[name, s.get('status'), s.get('seconds')] for name, s in sections.items()]
+    lines += _table(['section', 'status', 'seconds'], rows)
     env = sections.get('environment', {})
     if env.get('status') == 'ok':
         lines += ['', '## Environment', '']
-        for key in (
-            'gpu',
-            'capability',
-            'gpu_memory_gib',
-            'torch',
-            'cuda',
-            'lightning',
-            'open_clip',
-            'pretrained',
-            'unwanted_imports',
-        ):
-            if key in env:
-                lines.append(f'- {key}: {_cell(env[key])}')
-    mm = sections.get('matmul', {})
-    if 'tflops' in mm:
-        lines += [
-            '',
-            f'Measured matrix product: {mm["n"]}^3 {mm["dtype"]}, {mm["tflops"]} TFLOP/s (median).',
-        ]
-    training = sections.get('training', {})
-    if training.get('rows'):
-        peak = training.get('peak_flops_used')
-        lines += ['', '## Training: RemoteCLIPModule + Trainer (ours) vs bare open_clip loop', '']
-        lines.append(
-            f'Batch {training["batch_size"]}, {training["steps"]}; FLOPs: {training["flops"]}; MFU against '
-            + (
-                f'{peak / 1e12:.1f} TFLOP/s (dense bf16 datasheet peak).'
-                if peak
-                else 'no datasheet peak (not a known GPU).'
-            )
-        )
+        keys = ('gpu', 'capability', 'gpu_memory_gib', 'torch', 'cuda', 'lightning', 'open_clip')
+        keys += ('pretrained', 'unwanted_imports')
+        lines += [f'- {key}: {_cell(env[key])}' for key in keys if key in env]
+    matmul = sections.get('matmul', {})
+    if 'tflops' in matmul:
         lines.append('')
         lines.append(
-            '| model | precision | ours samples/s | bare samples/s | ratio ours/bare | ours peak MiB | bare peak MiB | memory ratio | TFLOP/s | MFU | of measured matmul |'
+            f'Measured matrix product: {matmul["n"]}^3 {matmul["dtype"]}, '
+            f'{matmul["tflops"]} TFLOP/s (median).'
         )
-        lines.append('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
-        for row in training['rows']:
-            s = row.get('summary', {})
-            if not s:
-                lines.append(
-                    f'| {row["model"]} | {row["precision"]} | {row.get("status", "")} |' + ' |' * 8
-                )
-                continue
-            lines.append(
-                f'| {row["model"]} | {row["precision"]} | {_cell(s["ours_samples_per_s"])} | {_cell(s["bare_samples_per_s"])} '
-                f'| {_cell(s["samples_per_s_ratio"])} | {_cell(s.get("ours_peak_mib"))} | {_cell(s.get("bare_peak_mib"))} '
-                f'| {_cell(s.get("peak_memory_ratio"))} | {_cell(s.get("ours_tflops"))} | {_cell(s.get("mfu"))} '
-                f'| {_cell(s.get("fraction_of_measured_matmul"))} |'
-            )
-    fsdp = sections.get('fsdp', {})
-    if fsdp.get('tries'):
-        lines += ['', f'## FSDP: {fsdp["model"]}, {fsdp["strategy"]}, {fsdp["precision"]}', '']
-        lines.append(
-            '| batch | fits | samples/s | last step ms | peak allocated MiB | peak reserved MiB |'
-        )
-        lines.append('| --- | --- | --- | --- | --- | --- |')
-        for t in fsdp['tries']:
-            lines.append(
-                f'| {t["batch"]} | {t["fits"]} | {_cell(t.get("samples_per_s"))} | {_cell(t.get("last_step_ms"))} '
-                f'| {_cell(t.get("peak_allocated_mib"))} | {_cell(t.get("peak_reserved_mib"))} |'
-            )
-        lines.append('')
-        lines.append(
-            f'Paper batch {fsdp["paper_batch"]}; largest batch that fits: {_cell(fsdp.get("largest_batch_that_fits"))}; '
-            f'smallest out of memory: {_cell(fsdp.get("smallest_batch_out_of_memory"))}. {fsdp.get("note", "")}'
-        )
-    callbacks = sections.get('callbacks', {})
-    if callbacks.get('validation_epoch_s'):
-        lines += [
-            '',
-            f'## Callbacks on the device ({callbacks["model"]}, {callbacks["precision"]})',
-            '',
-        ]
-        lines.append(
-            f'Retrieval: {callbacks["retrieval_shape"]}; zero-shot: {callbacks["scene_shape"]}.'
-        )
-        lines.append('')
-        lines.append('| validation epoch | first s | second s | callback s (second - none) |')
-        lines.append('| --- | --- | --- | --- |')
-        for name, t in callbacks['validation_epoch_s'].items():
-            lines.append(
-                f'| {name} | {_cell(t["first_s"])} | {_cell(t["second_s"])} | {_cell(t.get("callback_s"))} |'
-            )
-    aug = sections.get('augmentation', {})
-    if 'images_per_s' in aug:
-        lines += ['', '## Augmentation after transfer', '']
-        lines.append(f'{aug["batch"]}; {aug["pipeline"]}.')
-        lines.append('')
-        lines.append(
-            f'- on the device: {_cell(aug["images_per_s"])} images/s (copy alone {_cell(aug["copy_only_images_per_s"])})'
-        )
-        if 'cpu_images_per_s' in aug:
-            lines.append(
-                f'- same pipeline on the CPU ({aug["cpu_threads"]} threads): {_cell(aug["cpu_images_per_s"])} images/s; device/CPU {aug["device_over_cpu"]}x'
-            )
-    tests = sections.get('cuda_tests', {})
-    if 'counts' in tests:
-        lines += ['', '## Tests marked cuda', '']
-        lines.append(', '.join(f'{k} {v}' for k, v in tests['counts'].items()))
-        lines.append('')
-        for case in tests['tests']:
-            note = f' ({case["message"][:120]})' if case['message'] else ''
-            lines.append(f'- {case["outcome"]}: `{case["test"]}` {case["seconds"]} s{note}')
-    overhead = sections.get('training_overhead', {})
-    if overhead.get('samples_per_s'):
-        lines += ['', f'## Where ours loses to bare ({overhead["model"]})', '']
-        lines.append('| precision | variant | samples/s | ratio to bare |')
-        lines.append('| --- | --- | --- | --- |')
-        for precision, variants in overhead['samples_per_s'].items():
-            for name, values in variants.items():
-                lines.append(
-                    f'| {precision} | {name} | {_cell(values["samples_per_s"])} '
-                    f'| {_cell(values["ratio_to_bare"])} |'
-                )
+    renderers: list[tuple[str, str, Callable[[dict[str, Any]], list[str]]]] = [
+        ('training', 'rows', _training_lines),
+        ('fsdp', 'tries', _fsdp_lines),
+        ('callbacks', 'validation_epoch_s', _callback_lines),
+        ('augmentation', 'images_per_s', _augmentation_lines),
+        ('cuda_tests', 'counts', _test_lines),
+        ('training_overhead', 'samples_per_s', _overhead_lines),
+    ]
+    for name, key, render in renderers:
+        section = sections.get(name, {})
+        if section.get(key):
+            lines += render(section)
     errors = [(n, s) for n, s in sections.items() if s.get('status') == 'error']
     if errors:
         lines += ['', '## Errors', '']
-        for name, section in errors:
-            lines.append(f'- {name}: {section.get("error")}')
+        lines += [f'- {name}: {section.get("error")}' for name, section in errors]
     return '\n'.join(lines) + '\n'
 
 
