@@ -24,7 +24,8 @@ from scipy import fft
 from tqdm import tqdm
 
 from rs_vlm.atomic import atomic_write
-from rs_vlm.errors import AnnotationError, CorpusError
+from rs_vlm.errors import AnnotationError, CorpusError, OutputPathError
+from rs_vlm.output_paths import check_output_paths
 
 from .corpus_filter import CORPUS_SUFFIXES, corpus_images, drop_images_from_corpus
 from .reader_utils import IMAGE_SUFFIXES
@@ -51,6 +52,16 @@ def phash(image: Image.Image | str | Path, hash_size: int = 8, highfreq_factor: 
         The hash bits, row-major, first bit most significant.
     """
     if isinstance(image, str | Path):
+        if Path(image).suffix.lower() in ('.tif', '.tiff'):
+            # GeoTIFFs (multi-band, 16-bit) decode as the datasets decode them: rasterio,
+            # the same band choice and stretch.
+            from rs_vlm.io.decoding import load_image
+
+            try:
+                pixels = load_image(image).permute(1, 2, 0).round().byte().numpy()
+            except RuntimeError as error:  # rasterio errors surface as such
+                raise OSError(str(error)) from None
+            return phash(Image.fromarray(pixels), hash_size, highfreq_factor)
         with Image.open(image) as opened:
             return phash(opened, hash_size, highfreq_factor)
     side = hash_size * highfreq_factor
@@ -249,12 +260,16 @@ def dedup_cli(argv: Sequence[str] | None = None) -> int:
         parser.error('--corpus-output needs exactly one --train corpus (.csv, .tsv or .jsonl)')
     errors: list[AnnotationError] | None = [] if args.on_error == 'skip' else None
     try:
+        check_output_paths(
+            {'--output': args.output, '--pairs': args.pairs, '--corpus-output': args.corpus_output},
+            {'--train': args.train, '--test': args.test},
+        )
         train = _images_in(args.train)
         test = _images_in(args.test)
         show = not args.no_progress and sys.stderr.isatty()
         train_hashes, train_kept = hash_images(train, errors=errors, progress=show)
         test_hashes, test_kept = hash_images(test, errors=errors, progress=show)
-    except (AnnotationError, CorpusError) as error:
+    except (AnnotationError, CorpusError, OutputPathError) as error:
         print(f'rs-vlm dedup: error: {error}', file=sys.stderr)
         return 1
     pairs = find_near_duplicates(train_hashes, test_hashes, max_distance=args.threshold - 1)

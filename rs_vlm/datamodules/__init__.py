@@ -17,6 +17,7 @@ __all__ = [
     'MLRSNetDataModule',
     'OPTIMAL31DataModule',
     'PatternNetDataModule',
+    'PreparedMixtureDataModule',
     'RESISC45DataModule',
     'RSC11DataModule',
     'RSICB128DataModule',
@@ -25,7 +26,6 @@ __all__ = [
     'RemoteCountDataModule',
     'SIRIWHUDataModule',
     'SceneDataModule',
-    'SyntheticAerialDataModule',
     'UCMercedDataModule',
     'WHURS19DataModule',
     'get_tokenizer',
@@ -48,23 +48,25 @@ _SCENE = (
     'WHURS19DataModule',
 )
 
-#: Public name -> the submodule defining it.
+#: Public name -> the module defining it.
 _LAZY = {
-    'CLIP_MEAN': 'augmentation',
-    'CLIP_STD': 'augmentation',
-    'CaptionDataModule': 'caption',
-    'CaptionMixtureDataModule': 'caption_mixture',
-    'RemoteCountDataModule': 'remote_count',
-    'SyntheticAerialDataModule': 'synthetic_aerial',
-    'get_tokenizer': 'tokenizers',
-    **dict.fromkeys(_SCENE, 'scene'),
+    'CLIP_MEAN': 'rs_vlm.datamodules.augmentation',
+    'CLIP_STD': 'rs_vlm.datamodules.augmentation',
+    'CaptionDataModule': 'rs_vlm.datamodules.caption',
+    'CaptionMixtureDataModule': 'rs_vlm.datamodules.caption_mixture',
+    'PreparedMixtureDataModule': 'rs_vlm.datamodules.prepared_mixture',
+    'RemoteCountDataModule': 'rs_vlm.datamodules.remote_count',
+    'get_tokenizer': 'rs_vlm.datamodules.tokenizers',
+    **dict.fromkeys(_SCENE, 'rs_vlm.datamodules.scene'),
+    # moved to rs_vlm.synthetic; still resolved here for old configs
+    'SyntheticAerialDataModule': 'rs_vlm.synthetic.datamodule',
 }
 
 
 def __getattr__(name: str) -> Any:
-    """Import a public name from its submodule on first access."""
+    """Import a public name from its module on first access."""
     if name in _LAZY:
-        value = getattr(import_module(f'{__name__}.{_LAZY[name]}'), name)
+        value = getattr(import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

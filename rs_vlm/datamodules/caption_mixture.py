@@ -13,7 +13,8 @@ from rs_vlm.datamodules.caption import CaptionDataModule
 from rs_vlm.datamodules.resumable_loader import ResumableDataLoader
 from rs_vlm.datasets.bad_input import OnError, collate_skipping_bad
 from rs_vlm.datasets.caption_corpus import CaptionCorpus
-from rs_vlm.datasets.caption_mixture import CaptionMixture, WeightedMixtureSampler
+from rs_vlm.datasets.caption_mixture import CaptionMixture
+from rs_vlm.samplers.weighted_mixture import WeightedMixtureSampler
 
 __all__ = ['CaptionMixtureDataModule']
 
@@ -22,7 +23,7 @@ class CaptionMixtureDataModule(CaptionDataModule):
     """Caption batches drawn from several corpora with per-source weights.
 
     Training batches mix the ``train`` corpora by ``weights`` (see
-    :class:`~rs_vlm.datasets.caption_mixture.WeightedMixtureSampler`); validation computes the
+    :class:`~rs_vlm.samplers.weighted_mixture.WeightedMixtureSampler`); validation computes the
     loss over the ``val`` retrieval sets (first caption of each image, deterministic), whose
     retrieval-mode versions are in :attr:`retrieval_datasets` for
     :class:`~rs_vlm.callbacks.RetrievalCallback`. Corpora made without a tokenizer get the
@@ -34,11 +35,11 @@ class CaptionMixtureDataModule(CaptionDataModule):
         weights: Relative sampling weight per training corpus (None: by size); a mapping
             when ``train`` is one.
         samples_per_epoch: Images per training epoch (None: the total size).
-        image_size: Side of the square model input.
+        image_size: Side of the square model input (None: the ``tokenizer`` model's).
         batch_size: Batch size.
         num_workers: DataLoader workers.
         tokenizer: open_clip model name whose tokenizer encodes captions.
-        context_length: Token sequence length.
+        context_length: Token sequence length (None: the model's).
         seed: Seed of the per-epoch draw and caption choice.
         on_error: Kept for the signature of :class:`CaptionDataModule`; each corpus has its own.
         crop_scale: Area range of the training random resized crop.
@@ -51,11 +52,11 @@ class CaptionMixtureDataModule(CaptionDataModule):
         val: Mapping[str, CaptionCorpus] | None = None,
         weights: Mapping[str, float] | Sequence[float] | None = None,
         samples_per_epoch: int | None = None,
-        image_size: int = 224,
+        image_size: int | None = None,
         batch_size: int = 64,
         num_workers: int = 0,
         tokenizer: str = 'ViT-B-32',
-        context_length: int = 77,
+        context_length: int | None = None,
         seed: int = 0,
         on_error: OnError = 'raise',
         crop_scale: tuple[float, float] = (0.9, 1.0),
@@ -115,7 +116,9 @@ class CaptionMixtureDataModule(CaptionDataModule):
         """
         if split == 'train':
             # shallow copies read as uint8 (see CaptionDataModule), the caller's corpora unchanged
-            return CaptionMixture([_read_as_uint8(source) for source in self.train_sources])
+            return CaptionMixture(
+                [self.crop_in_dataset(_read_as_uint8(source)) for source in self.train_sources]
+            )
         if split in ('val', 'test') and self._val_pairs:
             return CaptionMixture(self._val_pairs)
         return None

@@ -22,8 +22,8 @@ from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 
 from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
-from rs_vlm.datasets.decoding import load_image
 from rs_vlm.errors import CorpusError
+from rs_vlm.io.decoding import load_image
 
 __all__ = ['COLUMNS', 'NUMBER_WORDS', 'RemoteCount', 'caption_mentions_count']
 

@@ -5,7 +5,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from rs_vlm.errors import OutputPathError
 from rs_vlm.evaluation.report import SUITES
+from rs_vlm.output_paths import check_output_paths
 
 __all__ = ['build_parser', 'main']
 
@@ -21,7 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
         description='Evaluate a CLIP checkpoint on the RemoteCLIP benchmarks present under a '
         'data root; write report.md, report.json, plots/*.png and TensorBoard logs.',
     )
-    parser.add_argument('--model', required=True, help='open_clip model name, e.g. RN50')
+    parser.add_argument(
+        '--model',
+        required=True,
+        help='open_clip model name, e.g. RN50-quickgelu for RemoteCLIP weights',
+    )
     parser.add_argument('--checkpoint', help='weights file (random weights when omitted)')
     parser.add_argument('--data-root', default='data', help='folder of the dataset folders')
     parser.add_argument(
@@ -39,6 +45,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--linear-epochs', type=int, default=1000)
     parser.add_argument('--few-shot-shots', type=_int_list, default=[1, 4, 8, 16, 32])
     parser.add_argument('--few-shot-seeds', type=_int_list, default=[0, 1, 2, 3, 4])
+    parser.add_argument(
+        '--normalise-prompts',
+        action='store_true',
+        help='zero-shot classifier of open_clip (normalise each prompt embedding before '
+        "averaging) instead of ITRA's (average the raw embeddings), which the paper used",
+    )
+    parser.add_argument(
+        '--on-error',
+        choices=('raise', 'skip'),
+        default='raise',
+        help="scene datasets: 'raise' reports a class folder matching no class (naming the "
+        "closest class names) as the dataset's error; 'skip' leaves it out and the report "
+        'lists the missing classes, which are not scored (default: raise)',
+    )
     parser.add_argument('--no-tensorboard', action='store_true')
     return parser
 
@@ -60,6 +80,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown or not suites:
         parser.error(f'--suite: unknown {unknown}; choose from {",".join(SUITES)}')
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    try:
+        check_output_paths(
+            {'--output': args.output},
+            {'--checkpoint': args.checkpoint, '--data-root': args.data_root},
+            folders=['--output'],
+        )
+    except OutputPathError as error:
+        print(f'rs-vlm evaluate: error: {error}', file=sys.stderr)
+        return 1
 
     from rs_vlm.evaluation.runner import EvaluationOptions, run_evaluation
 
@@ -73,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         few_shot_shots=args.few_shot_shots,
         few_shot_seeds=args.few_shot_seeds,
         tensorboard=not args.no_tensorboard,
+        normalise_prompts=args.normalise_prompts,
+        on_error=args.on_error,
     )
     results = run_evaluation(
         args.model,

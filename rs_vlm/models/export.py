@@ -15,9 +15,10 @@ import torch
 from torch import Tensor
 
 from rs_vlm.atomic import atomic_path
-from rs_vlm.errors import CheckpointError
+from rs_vlm.errors import CheckpointError, OutputPathError
 from rs_vlm.models.checkpoint import convert_state_dict, load_state_dict_into, read_checkpoint
 from rs_vlm.models.factory import register_model_config
+from rs_vlm.output_paths import check_output_paths
 
 __all__ = ['export_checkpoint', 'main']
 
@@ -109,10 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
+        check_output_paths({'--output': args.output}, {'--checkpoint': args.checkpoint})
         exported = export_checkpoint(
             args.checkpoint, args.output, model_name=args.model_name, verify=not args.no_verify
         )
-    except CheckpointError as error:
+    except (CheckpointError, OutputPathError) as error:
         print(f'rs-vlm export: {error}', file=sys.stderr)
         return 1
     print(f'wrote {args.output} ({len(exported)} tensors)')

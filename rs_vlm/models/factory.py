@@ -8,12 +8,15 @@ refuses 0-d parameters; :mod:`rs_vlm.models.checkpoint` reshapes 0-d checkpoints
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import open_clip
 import torch
+from open_clip.transform import PreprocessCfg, image_transform_v2
 from torch import nn
 
 from rs_vlm.errors import CheckpointError
@@ -21,10 +24,15 @@ from rs_vlm.models.checkpoint import load_weights
 
 __all__ = [
     'MODEL_CONFIG_DIR',
+    'RELEASE_LAYOUTS',
     'create_clip',
+    'evaluation_transform',
     'get_tokenizer',
     'load_model',
+    'preprocess_config',
+    'quickgelu_twin',
     'register_model_config',
+    'warn_if_gelu_for_quickgelu_weights',
 ]
 
 #: Folder of the package's own model configs (``rs-vit-tiny``, ``rs-rn-tiny``).
@@ -82,7 +90,8 @@ def _check_name(model_name: str) -> None:
     if open_clip.get_model_config(model_name) is None:
         raise ValueError(
             f'unknown model name {model_name!r}: expected an open_clip model name '
-            '(RN50, ViT-B-32, ViT-L-14, their -quickgelu variants, rs-vit-tiny, rs-rn-tiny; '
+            '(RN50-quickgelu, ViT-B-32-quickgelu, ViT-L-14-quickgelu for OpenAI-initialised '
+            'weights such as RemoteCLIP, their plain GELU variants, rs-vit-tiny, rs-rn-tiny; '
             'all in open_clip.list_models()) or a model_config dict/JSON file'
         )
 
@@ -98,8 +107,10 @@ def create_clip(
     """Create an open_clip ``CLIP`` model with a 1-D ``logit_scale`` and optional weights.
 
     Args:
-        model_name: An open_clip model name (``RN50``, ``ViT-B-32-quickgelu``, ``rs-vit-tiny``...)
-            or, with ``model_config``, the name to register that config under.
+        model_name: An open_clip model name (``ViT-B-32-quickgelu`` for RemoteCLIP and other
+            OpenAI-initialised weights, ``rs-vit-tiny``...) or, with ``model_config``, the name
+            to register that config under. A plain ``RN50``/``ViT-B-32``/``ViT-L-14`` given a
+            release-style weights file warns (see :func:`warn_if_gelu_for_quickgelu_weights`).
         model_config: A config dict or JSON path (see :func:`register_model_config`).
         pretrained: A local weights file in any format :func:`rs_vlm.models.load_weights`
             reads, or an open_clip pretrained tag (which open_clip may download).
@@ -134,8 +145,54 @@ def create_clip(
         nonscalar_logit_scale=True,
     )
     if pretrained is not None and tag is None:
-        load_weights(model, pretrained)
+        layout = load_weights(model, pretrained)
+        if layout in RELEASE_LAYOUTS and not force_quick_gelu:
+            warn_if_gelu_for_quickgelu_weights(model_name, pretrained)
     return model.to(device)
+
+
+#: Checkpoint layouts of weights trained outside rs_vlm from OpenAI CLIP (release and ITRA/open_clip
+#: training files); our own Lightning checkpoints record the name they were trained under.
+RELEASE_LAYOUTS = frozenset({'open_clip', 'open_clip_train', 'itra'})
+
+
+def quickgelu_twin(model_name: str) -> str | None:
+    """The ``-quickgelu`` variant of a plain OpenAI-family name, or None.
+
+    Args:
+        model_name: An open_clip model name.
+
+    Returns:
+        ``'<model_name>-quickgelu'`` when ``model_name`` builds GELU and open_clip has that
+        variant (``RN50``, ``ViT-B-32``, ``ViT-L-14``, ...), else None.
+    """
+    config = open_clip.get_model_config(model_name) or {}
+    twin = f'{model_name}-quickgelu'
+    if config.get('quick_gelu', False) or twin not in open_clip.list_models():
+        return None
+    return twin
+
+
+def warn_if_gelu_for_quickgelu_weights(model_name: str, source: str | Path) -> None:
+    """Warn when a plain OpenAI-family name builds GELU for weights trained with QuickGELU.
+
+    OpenAI CLIP, and every model fine-tuned from it through open_clip's ``openai`` tag
+    (RemoteCLIP, GeoRSCLIP), use QuickGELU; the plain names build ``nn.GELU``, so the weights
+    load without error but give different embeddings.
+
+    Args:
+        model_name: The name the model was built with.
+        source: The weights file, named in the warning.
+    """
+    twin = quickgelu_twin(model_name)
+    if twin is not None:
+        warnings.warn(
+            f'{source}: model name {model_name!r} builds GELU, but OpenAI-initialised weights '
+            f'(RemoteCLIP releases included) were trained with QuickGELU; use {twin!r} '
+            '(or force_quick_gelu=True) for faithful embeddings',
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def get_tokenizer(model_name: str, context_length: int | None = None) -> Callable[..., Any]:
@@ -150,6 +207,39 @@ def get_tokenizer(model_name: str, context_length: int | None = None) -> Callabl
     """
     _check_name(model_name)
     return open_clip.get_tokenizer(model_name, context_length=context_length)
+
+
+def evaluation_transform(model: nn.Module) -> Callable[[Any], torch.Tensor]:
+    """open_clip's evaluation transform for ``model``: the one image preprocessing of evaluation.
+
+    Built from the model's own preprocess config (size, mean/std, interpolation, resize mode),
+    with ``open_clip.image_transform_v2`` as ``open_clip.create_model_and_transforms`` builds
+    its second transform: PIL
+    bicubic resize of the shorter side on the 8-bit image, centre crop, ``ToTensor``,
+    normalisation. :func:`load_model`, the evaluation callbacks, ``rs-vlm evaluate`` and
+    ``rs-vlm predict`` all preprocess with it.
+
+    Args:
+        model: An open_clip model.
+
+    Returns:
+        PIL image -> normalised ``[3, S, S]`` float tensor.
+    """
+    return image_transform_v2(preprocess_config(model), is_train=False)
+
+
+def preprocess_config(model: nn.Module, image_size: int | None = None) -> PreprocessCfg:
+    """The model's open_clip preprocess config (open_clip's defaults for what it lacks).
+
+    Args:
+        model: An open_clip model (or anything with ``visual.image_size``).
+        image_size: Replace the input size.
+
+    Returns:
+        The config.
+    """
+    config = PreprocessCfg(**open_clip.get_model_preprocess_cfg(model))
+    return config if image_size is None else replace(config, size=image_size)
 
 
 def load_model(
@@ -181,13 +271,5 @@ def load_model(
         model_name, pretrained=checkpoint, force_quick_gelu=force_quick_gelu, device=device
     )
     model.eval()
-    pp_cfg = open_clip.get_model_preprocess_cfg(model)
-    preprocess = open_clip.image_transform(
-        pp_cfg['size'],
-        is_train=False,
-        mean=pp_cfg['mean'],
-        std=pp_cfg['std'],
-        interpolation=pp_cfg['interpolation'],
-        resize_mode=pp_cfg['resize_mode'],
-    )
+    preprocess = evaluation_transform(model)
     return model, preprocess, get_tokenizer(model_name)
