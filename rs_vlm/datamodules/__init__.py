@@ -28,7 +28,6 @@ __all__ = [
     'SceneDataModule',
     'UCMercedDataModule',
     'WHURS19DataModule',
-    'get_tokenizer',
 ]
 
 _SCENE = (
@@ -56,7 +55,6 @@ _LAZY = {
     'CaptionMixtureDataModule': 'rs_vlm.datamodules.caption_mixture',
     'PreparedMixtureDataModule': 'rs_vlm.datamodules.prepared_mixture',
     'RemoteCountDataModule': 'rs_vlm.datamodules.remote_count',
-    'get_tokenizer': 'rs_vlm.datamodules.tokenizers',
     **dict.fromkeys(_SCENE, 'rs_vlm.datamodules.scene'),
     # moved to rs_vlm.synthetic; still resolved here for old configs
     'SyntheticAerialDataModule': 'rs_vlm.synthetic.datamodule',

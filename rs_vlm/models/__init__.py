@@ -13,7 +13,7 @@ from typing import Any
 import open_clip
 
 from rs_vlm.models.checkpoint import (
-    LAYOUTS,
+    CheckpointLayout,
     check_finite_weights,
     convert_state_dict,
     guess_architecture,
@@ -33,9 +33,9 @@ from rs_vlm.models.factory import (
 
 __all__ = [
     'CLIP_BLOCK_TYPES',
-    'LAYOUTS',
     'MODEL_CONFIG_DIR',
     'CLIPFSDPStrategy',
+    'CheckpointLayout',
     'check_finite_weights',
     'convert_state_dict',
     'create_clip',
