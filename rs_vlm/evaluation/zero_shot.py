@@ -10,6 +10,7 @@ batched call (open_clip's also runs its classes in batches, not one forward per 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics.functional.classification import multiclass_accuracy
@@ -132,5 +133,9 @@ def zero_shot_accuracy(
             f'zero-shot dataset {name!r}: label {int(labels.max())} does not fit its '
             f'{num_classes} classes; the class list does not match the data'
         )
-    logits = LOGIT_SCALE * image_features @ classifier.to(image_features.device).T
+    # float32 logits also inside a bf16/fp16 autocast region (a callback under a mixed-precision
+    # trainer): reduced-precision logits tie close classes and change the accuracy
+    with torch.autocast(image_features.device.type, enabled=False):
+        classifier = classifier.to(image_features.device).float()
+        logits = LOGIT_SCALE * image_features.float() @ classifier.T
     return ZeroShotResult(top_k_accuracies(logits, labels, top_k), logits, labels)
