@@ -87,9 +87,7 @@ def _read_safetensors(path: Path) -> dict[str, Tensor]:
 def _folder_weights(path: Path) -> Path | None:
     if not (path / 'open_clip_config.json').is_file():
         return None
-    return next(
-        (path / name for name in OPEN_CLIP_FOLDER_WEIGHTS if (path / name).is_file()), None
-    )
+    return next((path / name for name in OPEN_CLIP_FOLDER_WEIGHTS if (path / name).is_file()), None)
 
 
 def read_checkpoint(path: str | Path) -> object:

@@ -30,7 +30,13 @@ from rs_vlm.models.checkpoint import convert_state_dict, load_state_dict_into, r
 from rs_vlm.models.factory import register_model_config
 from rs_vlm.models.registry import architecture_of
 
-__all__ = ['FOLDER_CONFIG', 'FOLDER_WEIGHTS', 'export_checkpoint', 'main', 'open_clip_folder_config']
+__all__ = [
+    'FOLDER_CONFIG',
+    'FOLDER_WEIGHTS',
+    'export_checkpoint',
+    'main',
+    'open_clip_folder_config',
+]
 
 #: File names of an open_clip folder, as open_clip's ``local-dir:`` / ``hf-hub:`` loaders read.
 FOLDER_CONFIG = 'open_clip_config.json'
