@@ -76,6 +76,8 @@ def _read_safetensors(path: Path) -> dict[str, Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    # load_file memory-maps the file; errors in the header or offsets surface as SafetensorError
+
     try:
         return load_file(path, device='cpu')
     except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as error:
@@ -116,8 +118,10 @@ def read_checkpoint(path: str | Path) -> object:
         )
     if not path.is_file():
         raise CheckpointError(path, 'no such checkpoint file')
-    if _is_safetensors(path):
+    if path.suffix.lower() == '.safetensors' or _is_safetensors(path):
         return _read_safetensors(path)
+    from safetensors import SafetensorError
+
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as error:
@@ -127,7 +131,7 @@ def read_checkpoint(path: str | Path) -> object:
             'refused to unpickle: the file holds Python objects other than tensors and plain '
             f'containers, which weights_only loading does not execute ({first_line})',
         ) from error
-    except (RuntimeError, EOFError, OSError, ValueError) as error:
+    except (RuntimeError, EOFError, OSError, ValueError, SafetensorError) as error:
         raise CheckpointError(
             path, f'not a readable torch checkpoint ({type(error).__name__}: {error})'
         ) from error
