@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from rs_vlm.console import CommandParser
 from rs_vlm.errors import AnnotationError
 
 from .annotated_image import AnnotatedImage
@@ -57,7 +58,7 @@ MaskSettings = tuple[
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rs-vlm convert``."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog='rs-vlm convert',
         description='Turn detection boxes or segmentation masks into a five-caption corpus '
         '(RemoteCLIP Box-to-Caption / Mask-to-Box).',

@@ -13,7 +13,6 @@ The weights are fp32 with a 0-d ``logit_scale`` as ``open_clip.create_model(name
 no wrapper and no prefix.
 """
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ import torch
 from torch import Tensor
 
 from rs_vlm.atomic import atomic_path, atomic_write
+from rs_vlm.console import CommandParser
 from rs_vlm.errors import CheckpointError
 from rs_vlm.models.checkpoint import convert_state_dict, load_state_dict_into, read_checkpoint
 from rs_vlm.models.factory import register_model_config
@@ -194,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         0 on success, 1 when the checkpoint is bad.
     """
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog='rs-vlm export',
         description='Export a training checkpoint for plain open_clip: a folder (open_clip_config'
         ".json + open_clip_model.safetensors, loads with create_model_and_transforms('local-dir:"

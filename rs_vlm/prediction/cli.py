@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rs_vlm.console import CommandParser, add_verbose_option, configure_logging
 from rs_vlm.errors import InputError
 
 __all__ = [
@@ -22,9 +23,14 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--model',
         required=True,
-        help='open_clip model name, e.g. ViT-B-32-quickgelu for RemoteCLIP weights',
+        help='released weights (RemoteCLIP-ViT-B-32, see rs-vlm models; fetched through the '
+        'Hugging Face cache) or an open_clip model name (ViT-B-32-quickgelu)',
     )
-    parser.add_argument('--checkpoint', help='weights file (random weights when omitted)')
+    parser.add_argument(
+        '--checkpoint',
+        help='weights file or open_clip folder (default: the released weights of --model; '
+        'random weights for a plain open_clip name)',
+    )
     parser.add_argument('--force-quick-gelu', action='store_true', help='build with QuickGELU')
     parser.add_argument('--device', default='auto', help="'auto' (CUDA if available), 'cpu'...")
     parser.add_argument('--batch-size', type=int, default=32, help='images per forward')
@@ -35,11 +41,12 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         help='image-decoding processes (default: up to 4)',
     )
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    add_verbose_option(parser)
 
 
 def build_classify_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rs-vlm predict classify``."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog='rs-vlm predict classify',
         description='Zero-shot classify the images under a folder (recursive; jpg/png/tif) '
         'against class names with template-ensembled prompts; write the top-k classes and '
@@ -64,7 +71,7 @@ def build_classify_parser() -> argparse.ArgumentParser:
 
 def build_embed_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rs-vlm predict embed``."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog='rs-vlm predict embed',
         description='Embed images (folder, recursive) and/or captions into an .npz file of '
         'L2-normalised float32 features with the file names / captions, for search.',
@@ -99,6 +106,7 @@ def classify_main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_classify_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    configure_logging(args.verbose)
     if Path(args.output).suffix.lower() not in ('.csv', '.json'):
         parser.error(f'--output {args.output}: expected a .csv or .json file name')
     if args.top_k < 1 or args.batch_size < 1:
@@ -147,6 +155,7 @@ def embed_main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_embed_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    configure_logging(args.verbose)
     if not args.images and not args.captions:
         parser.error('give --images and/or --captions')
     if Path(args.output).suffix.lower() != '.npz':
