@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, str] = {
     'dedup': 'rs_vlm.conversion.cli:dedup_main',
     'evaluate': 'rs_vlm.evaluation.cli:main',
     'export': 'rs_vlm.models.export:main',
+    'models': 'rs_vlm.models.cli:main',
     'shard': 'rs_vlm.datasets.webdataset_writer:main',
 }
 
@@ -37,6 +38,7 @@ Everyday inference:
   predict embed      embed images and/or captions to a file for search
 Tools:
   {', '.join(SUBCOMMANDS)}
+  (models: the released weights --model and pretrained accept by name, and what is cached)
 
 Run 'rs-vlm <command> --help' for the options of one command.
 """

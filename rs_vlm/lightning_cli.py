@@ -128,7 +128,22 @@ def run_lightning_cli(argv: Sequence[str]) -> int:
         if code is None:
             return 0
         return code if isinstance(code, int) else 1
-    except WeightsUnavailableError as error:
-        print(f'rs-vlm {argv[0] if argv else ""}: {error}', file=sys.stderr)
+    except (WeightsUnavailableError, ValueError) as error:
+        # jsonargparse wraps errors raised while building the model in its own ValueError
+        missing = _find_cause(error, WeightsUnavailableError)
+        if missing is None:
+            raise
+        print(f'rs-vlm {argv[0] if argv else ""}: {missing}', file=sys.stderr)
         return 1
     return 0
+
+
+def _find_cause(error: BaseException, kind: type[BaseException]) -> BaseException | None:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

@@ -68,3 +68,26 @@ def test_lookup_is_case_insensitive_and_paths_are_not_names() -> None:
     assert get_released_weights(None) is None
     assert architecture_of('RemoteCLIP-RN50') == 'RN50-quickgelu'
     assert architecture_of('rs-vit-tiny') == 'rs-vit-tiny'
+
+
+def test_models_command_lists_the_registry_and_the_cache(
+    hub_cache, capsys: pytest.CaptureFixture
+) -> None:
+    import torch
+    from hub_helpers import put_in_cache
+
+    from rs_vlm.cli import main
+
+    put_in_cache(
+        hub_cache,
+        'chendelong/RemoteCLIP',
+        'RemoteCLIP-RN50.pt',
+        lambda path: torch.save({'logit_scale': torch.tensor(4.6)}, path),
+    )
+    assert main(['models']) == 0
+    lines = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines() if line}
+    assert lines['RemoteCLIP-RN50'][:3] == ['RemoteCLIP-RN50', 'RN50-quickgelu', 'yes']
+    assert lines['RemoteCLIP-ViT-B-32'][2] == 'no'
+    assert lines['SkyCLIP-ViT-B-32'][2] == 'manual'
+    assert lines['GeoRSCLIP-ViT-B-32'][3] == 'hf://Zilun/GeoRSCLIP/ckpt/RS5M_ViT-B-32.pt'
+    assert set(RELEASED_WEIGHTS) <= set(lines)
