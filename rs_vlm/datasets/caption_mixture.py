@@ -1,12 +1,15 @@
 """Several caption corpora as one dataset, with a weighted per-epoch sampler."""
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.data import Dataset, Sampler
 
 from rs_vlm.datasets.caption_corpus import CaptionCorpus
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ['CaptionMixture', 'WeightedMixtureSampler']
 
@@ -57,6 +60,21 @@ class CaptionMixture(Dataset[dict[str, Any] | None]):
         source, local = self.locate(int(index))
         corpus = self.sources[source]
         return corpus[(local, int(epoch))] if epoch is not None else corpus[local]
+
+    def plot(
+        self, sample: dict[str, Any], show_titles: bool = True, suptitle: str | None = None
+    ) -> 'Figure':
+        """Plot a sample with its caption, as the sources' ``plot`` does.
+
+        Args:
+            sample: A sample from :meth:`__getitem__`.
+            show_titles: Show the caption above the image.
+            suptitle: Figure title.
+
+        Returns:
+            The matplotlib figure.
+        """
+        return self.sources[0].plot(sample, show_titles, suptitle)
 
 
 class WeightedMixtureSampler(Sampler[tuple[int, int]]):
