@@ -16,8 +16,13 @@ if TYPE_CHECKING:
 
 __all__ = ['image_for_display', 'plot_image_with_text', 'prediction_line']
 
-#: Characters per line of wrapped titles at the default figure width.
-TITLE_WIDTH = 48
+#: Characters per line of wrapped titles at the figure width.
+TITLE_WIDTH = 56
+#: Width (and height of the image area) of the figure, in inches.
+IMAGE_INCHES = 4.0
+#: Height of one 8 pt title line and of the suptitle, in inches.
+LINE_HEIGHT = 0.16
+SUPTITLE_HEIGHT = 0.3
 
 
 def image_for_display(image: Tensor) -> Tensor:
@@ -80,13 +85,17 @@ def plot_image_with_text(
     """
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(4, 4 + 0.18 * len(lines)))
+    wrapped = [textwrap.fill(str(line), TITLE_WIDTH) for line in lines] if show_titles else []
+    text_rows = sum(text.count('\n') + 1 for text in wrapped)
+    # Room above the image, in inches: the text block (8 pt lines) and the suptitle.
+    above = LINE_HEIGHT * text_rows + (SUPTITLE_HEIGHT if suptitle is not None else 0) + 0.1
+    height = IMAGE_INCHES + above + 0.1
+    figure, axis = plt.subplots(figsize=(IMAGE_INCHES, height))
+    figure.subplots_adjust(left=0.02, right=0.98, bottom=0.1 / height, top=1 - above / height)
     axis.imshow(image_for_display(sample['image']).numpy())
     axis.axis('off')
-    if show_titles and lines:
-        wrapped = [textwrap.fill(str(line), TITLE_WIDTH) for line in lines]
+    if wrapped:
         axis.set_title('\n'.join(wrapped), fontsize=8, loc='left')
     if suptitle is not None:
-        figure.suptitle(suptitle)
-    figure.tight_layout()
+        figure.suptitle(suptitle, y=1 - 0.05 / height, va='top')
     return figure
