@@ -9,9 +9,9 @@ CLIP training step consumes: normalised 224 px crops, augmented as in the Remote
   (``RandomResizedCrop(scale=(0.9, 1))``, bicubic) plus torchvision's flip and a random
   quarter turn, per sample in the workers; open_clip's tokenizer.
 * ours: :class:`rs_vlm.datamodules.CaptionDataModule` (JPEG draft-mode decode at reduced
-  scale, resize, tokenise in the workers, uint8 batches; crop, turns and normalisation per
-  batch, run here on the CPU in the main process, as they would run on the GPU after
-  transfer).
+  scale, random resized crop over the whole image and resize in one PIL call, tokenise in
+  the workers, uint8 batches; flips, turns and normalisation per batch, run here on the CPU
+  in the main process, as they would run on the GPU after transfer).
 
 Run: ``python benchmarks/dataloading.py [--images 2000] [--workers 2] [--batch-size 64]``.
 It prints images/s of each (best of ``--repeats`` epochs) and the ratio ours / baseline.

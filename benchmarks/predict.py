@@ -6,7 +6,7 @@ model, classes, templates and images; the script checks they give the same proba
 prints the speed ratio.
 
     python benchmarks/predict.py --model rs-vit-tiny --images 64
-    python benchmarks/predict.py --model ViT-B-32 --images 64 --device cuda
+    python benchmarks/predict.py --model ViT-B-32-quickgelu --images 64 --device cuda
 """
 
 import argparse

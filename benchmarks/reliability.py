@@ -22,8 +22,8 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch.utils.data import DataLoader, Dataset
 
 from rs_vlm.datamodules.resumable_loader import ResumableDataLoader
-from rs_vlm.datasets.samplers import EpochRandomSampler
 from rs_vlm.reliability import AtomicCheckpointIO
+from rs_vlm.samplers.epoch_random import EpochRandomSampler
 
 
 class _DecodeLike(Dataset):

@@ -18,7 +18,7 @@ SUBCOMMANDS: dict[str, str] = {
     'evaluate': 'rs_vlm.evaluation.cli:main',
     'export': 'rs_vlm.models.export:main',
     'models': 'rs_vlm.models.cli:main',
-    'shard': 'rs_vlm.datasets.webdataset_writer:main',
+    'shard': 'rs_vlm.io.webdataset_writer:main',
 }
 
 LIGHTNING_SUBCOMMANDS = ('fit', 'validate', 'test', 'predict')
@@ -27,6 +27,9 @@ LIGHTNING_SUBCOMMANDS = ('fit', 'validate', 'test', 'predict')
 PREDICT_ACTIONS: dict[str, str] = {
     'classify': 'rs_vlm.prediction.cli:classify_main',
     'embed': 'rs_vlm.prediction.cli:embed_main',
+    'index': 'rs_vlm.prediction.cli:index_main',
+    'map': 'rs_vlm.prediction.cli:map_main',
+    'search': 'rs_vlm.prediction.cli:search_main',
 }
 
 USAGE = f"""usage: rs-vlm <command> [options]
@@ -36,6 +39,9 @@ Lightning commands (LightningCLI, configure with --config FILE.yaml):
 Everyday inference:
   predict classify   zero-shot classify a folder of images against class names
   predict embed      embed images and/or captions to a file for search
+  predict map        zero-shot class map or query heatmap of a raster (Cloud Optimized GeoTIFF)
+  predict index      FAISS index of an image folder or a raster's windows
+  predict search     top-k search of an index or embeddings file by text or image
 Tools:
   {', '.join(SUBCOMMANDS)}
   (models: the released weights --model and pretrained accept by name, and what is cached)

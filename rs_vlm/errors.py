@@ -6,7 +6,7 @@ was expected, so a user can fix the input without reading our code.
 
 from pathlib import Path
 
-__all__ = ['AnnotationError', 'CheckpointError', 'CorpusError', 'InputError']
+__all__ = ['AnnotationError', 'CheckpointError', 'CorpusError', 'InputError', 'OutputPathError']
 
 
 class InputError(ValueError):
@@ -60,3 +60,7 @@ class CorpusError(InputError):
 
 class CheckpointError(InputError):
     """A checkpoint file has an unknown layout, the wrong architecture, or unsafe content."""
+
+
+class OutputPathError(InputError):
+    """An output path cannot be used: it is an input, a folder, or not writable."""

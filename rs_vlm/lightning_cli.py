@@ -10,21 +10,40 @@ is reachable from the command line: ``--checkpoint.every_n_train_steps 1000
 --checkpoint.save_top_k -1 --checkpoint.dirpath ckpts``.
 """
 
+import importlib
+import json
+import logging
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
+from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from rs_vlm.errors import CheckpointError, InputError
+from rs_vlm.models.checkpoint import read_checkpoint
+from rs_vlm.reliability.checkpoint_hparams import (
+    config_class_paths,
+    differing_values,
+    screen_checkpoint_hyperparameters,
+)
 from rs_vlm.reliability.checkpoint_io import AtomicCheckpointIO
 from rs_vlm.reliability.config_keys import SuggestingArgumentParser
+from rs_vlm.reliability.preemption import SIGTERM_EXIT_CODE, PreemptionCheckpoint
 from rs_vlm.reliability.skipped_inputs import SkippedInputCounter
 
 __all__ = ['RSVLMLightningCLI', 'run_lightning_cli']
+
+logger = logging.getLogger('rs_vlm.reliability')
+
+#: ``ckpt_path`` values that name no file: Lightning resolves them when the run starts.
+_SPECIAL_CKPT_PATHS = ('last', 'best', 'hpc', 'registry')
 
 
 class RSVLMLightningCLI(LightningCLI):
@@ -53,7 +72,10 @@ class RSVLMLightningCLI(LightningCLI):
         kwargs.setdefault('save_config_kwargs', {'overwrite': True})
         kwargs.setdefault('parser_kwargs', {'parser_mode': 'omegaconf', 'prog': 'rs-vlm'})
         kwargs.setdefault('parser_class', SuggestingArgumentParser)
-        kwargs.setdefault('trainer_defaults', {'callbacks': [SkippedInputCounter()]})
+        kwargs.setdefault(
+            'trainer_defaults', {'callbacks': [SkippedInputCounter(), PreemptionCheckpoint()]}
+        )
+        self._cli_args: ArgsType = args
         super().__init__(args=args, run=run, **kwargs)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
@@ -86,6 +108,127 @@ class RSVLMLightningCLI(LightningCLI):
             callbacks = [callback for callback in callbacks if callback not in ours]
         return super()._instantiate_trainer(config, callbacks)
 
+    def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
+        """Parse the arguments, keeping them to layer checkpoint hyper-parameters under them.
+
+        Args:
+            parser: The parser.
+            args: The arguments (a list, a dict or None for ``sys.argv``).
+        """
+        self._cli_args = sys.argv[1:] if args is None else args
+        super().parse_arguments(parser, args)
+
+    def _parse_ckpt_path(self) -> None:
+        """Merge the ``--ckpt_path`` checkpoint's hyper-parameters *under* the given config.
+
+        Lightning parses them on top of the config, so a checkpoint silently overrides values
+        given on the command line, and its ``class_path`` values get imported. Here the file is
+        read safely (a bad file is a :class:`~rs_vlm.errors.CheckpointError` naming it), only
+        values that import nothing the config does not name are kept
+        (:func:`~rs_vlm.reliability.checkpoint_hparams.screen_checkpoint_hyperparameters`), and
+        they fill only what the config and command line leave at defaults. Where the user's
+        values differ from the checkpoint's, the user's win and a warning lists them.
+        """
+        subcommand = self.config.get('subcommand')
+        if not subcommand:
+            return
+        ckpt_path = self.config[subcommand].get('ckpt_path')
+        if not ckpt_path:
+            return
+        text = str(ckpt_path)
+        if text in _SPECIAL_CKPT_PATHS or text.startswith('registry:') or '://' in text:
+            return
+        checkpoint = read_checkpoint(text)
+        if not isinstance(checkpoint, dict):
+            raise CheckpointError(
+                text, f'holds a {type(checkpoint).__name__}, expected a Lightning checkpoint dict'
+            )
+        hyperparameters = checkpoint.get('hyper_parameters') or {}
+        if not isinstance(hyperparameters, dict):
+            raise CheckpointError(text, 'expected a dict', key='hyper_parameters')
+        model = self.config[subcommand].get('model')
+        class_path = getattr(model, 'class_path', None)
+        if not hyperparameters or not isinstance(class_path, str):
+            return
+        module_name, _, name = class_path.rpartition('.')
+        model_class = getattr(importlib.import_module(module_name), name)
+        config = self.config.clone().as_dict()[subcommand]
+        init_args = (config.get('model') or {}).get('init_args') or {}
+        safe, ignored = screen_checkpoint_hyperparameters(
+            text, hyperparameters, model_class, class_path, init_args, config_class_paths(config)
+        )
+        if ignored:
+            logger.warning(
+                '%s: ignored hyper-parameters that %s does not take: %s',
+                text,
+                class_path,
+                ', '.join(ignored),
+            )
+        self.config = self._layer_under_config(subcommand, class_path, safe)
+        final = self.config.clone().as_dict()[subcommand]['model'].get('init_args') or {}
+        for key, was, now in differing_values(safe, final):
+            logger.warning(
+                '%s: the config sets model %s=%r; the checkpoint was trained with %r (the config '
+                'wins)',
+                text,
+                key,
+                now,
+                was,
+            )
+
+    def _layer_under_config(self, subcommand: str, class_path: str, values: dict) -> Any:
+        """Re-parse with ``values`` as the model's init_args below every given argument."""
+        layer = {'class_path': class_path, 'init_args': values}
+        args = self._cli_args
+        if isinstance(args, list | tuple) and args and args[0] == subcommand:
+            # argparse applies options in order: the layer first, then config files and flags.
+            return self.parser.parse_args([subcommand, '--model', json.dumps(layer), *args[1:]])
+        explicit: dict = {}
+        if isinstance(args, dict):
+            given = (args.get(subcommand) or {}).get('model') or {}
+            explicit = given.get('init_args') or {} if isinstance(given, dict) else {}
+        layer['init_args'] = {key: v for key, v in values.items() if key not in explicit}
+        return self.parser.parse_object({subcommand: {'model': layer}}, self.config)
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        """Refuse ``--ckpt_path last`` when there is no last checkpoint, then run.
+
+        Lightning then warns and starts from scratch (so that one command line serves the
+        first run and every restart); a typo'd checkpoint folder or a lost volume would then
+        silently train from scratch or evaluate random weights. We stop instead: the first
+        run is started without ``--ckpt_path``.
+
+        Args:
+            subcommand: ``fit``, ``validate``, ``test`` or ``predict``.
+
+        Raises:
+            CheckpointError: ``ckpt_path`` is ``last`` and no checkpoint callback has one.
+        """
+        ckpt_path = self.config_init[subcommand].get('ckpt_path')
+        if ckpt_path == 'last':
+            connector = self.trainer._checkpoint_connector
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')
+                found = connector._select_ckpt_path(
+                    TrainerFn(subcommand),
+                    'last',
+                    model_provided=True,
+                    model_connected=False,
+                )
+            if found is None:
+                folders = [
+                    str(getattr(callback, 'dirpath', None) or self.trainer.default_root_dir)
+                    for callback in self.trainer.checkpoint_callbacks
+                ]
+                where = ', '.join(folders) if folders else 'no checkpoint callback is configured'
+                raise CheckpointError(
+                    Path(folders[0]) if folders else Path(self.trainer.default_root_dir),
+                    f'--ckpt_path last: no last checkpoint found (looked in: {where}). Start '
+                    'the first run without --ckpt_path, or check the checkpoint folder '
+                    '(ModelCheckpoint save_last: true)',
+                )
+        super()._run_subcommand(subcommand)
+
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         """Build the trainer, adding :class:`AtomicCheckpointIO` when no CheckpointIO is set.
 
@@ -110,30 +253,45 @@ def run_lightning_cli(argv: Sequence[str]) -> int:
         argv: ``[subcommand, *options]``, e.g. ``['fit', '--config', 'configs/rn50.yaml']``.
 
     Returns:
-        The exit code (0 on success; argument errors return the parser's code).
+        The exit code: 0 on success, 1 on a bad input file (a checkpoint, a corpus: the message
+        names it), 143 when stopped by SIGTERM (after the checkpoint is written); argument
+        errors return the parser's code.
     """
     # Importing registers the package's small model configs with open_clip, so configs that
     # name them (e.g. as a datamodule tokenizer) resolve before the model is built.
     import rs_vlm.models  # noqa: F401
     from rs_vlm.models.hub import WeightsUnavailableError
 
+    command = argv[0] if argv else 'fit'
     try:
         with warnings.catch_warnings():
             # The arguments always come from our own command line; Lightning warns about
             # passing them as `args` while sys.argv is set, which is the point of this wrapper.
             warnings.filterwarnings('ignore', message=r"LightningCLI's args parameter")
             RSVLMLightningCLI(args=list(argv), run=True)
+    except SIGTERMException:
+        # Pre-emption: PreemptionCheckpoint saved the state; a non-zero code stops
+        # `rs-vlm fit && rs-vlm export` from exporting a partial model.
+        print(
+            f'rs-vlm {command}: stopped by SIGTERM after saving a checkpoint; resume with '
+            '--ckpt_path last',
+            file=sys.stderr,
+        )
+        return SIGTERM_EXIT_CODE
     except SystemExit as exit_:
         code = exit_.code
         if code is None:
             return 0
         return code if isinstance(code, int) else 1
-    except (WeightsUnavailableError, ValueError) as error:
+    except InputError as error:
+        print(f'rs-vlm {command}: error: {error}', file=sys.stderr)
+        return 1
+    except ValueError as error:
         # jsonargparse wraps errors raised while building the model in its own ValueError
         missing = _find_cause(error, WeightsUnavailableError)
         if missing is None:
             raise
-        print(f'rs-vlm {argv[0] if argv else ""}: {missing}', file=sys.stderr)
+        print(f'rs-vlm {command}: error: {missing}', file=sys.stderr)
         return 1
     return 0
 

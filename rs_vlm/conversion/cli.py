@@ -22,7 +22,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from rs_vlm.console import CommandParser
-from rs_vlm.errors import AnnotationError
+from rs_vlm.errors import AnnotationError, OutputPathError
+from rs_vlm.output_paths import check_output_paths
 
 from .annotated_image import AnnotatedImage
 from .box_to_caption import DEFAULT_CLASS_NAMES, B2CConfig, boxes_to_captions_batch
@@ -302,7 +303,20 @@ def convert(args: argparse.Namespace) -> ConversionSummary:
 
     Raises:
         AnnotationError: On the first bad input when ``--on-error raise`` (nothing written).
+        OutputPathError: ``--output`` or ``--summary`` is an input or cannot be written
+            (checked before anything is read).
     """
+    summary_path = args.summary or args.output.with_name(args.output.name + '.summary.json')
+    check_output_paths(
+        {'--output': args.output, '--summary': summary_path},
+        {
+            '--annotations': args.annotations,
+            '--images': args.images,
+            '--class-map': args.class_map,
+            '--classes': args.classes,
+            '--class-names': args.class_names,
+        },
+    )
     skip = args.on_error == 'skip'
     try:
         config = _config(args)
@@ -352,7 +366,7 @@ def convert(args: argparse.Namespace) -> ConversionSummary:
                 flush(writer)
         if batch:
             flush(writer)
-    summary.write(args.summary or args.output.with_name(args.output.name + '.summary.json'))
+    summary.write(summary_path)
     return summary
 
 
@@ -373,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error('--many-threshold must be >= 1')
     try:
         summary = convert(args)
-    except AnnotationError as error:
+    except (AnnotationError, OutputPathError) as error:
         print(f'rs-vlm convert: error: {error}', file=sys.stderr)
         return 1
     skipped = sum(summary.skipped.values())

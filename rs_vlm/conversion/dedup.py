@@ -24,7 +24,8 @@ from tqdm import tqdm
 
 from rs_vlm.atomic import atomic_write
 from rs_vlm.console import CommandParser
-from rs_vlm.errors import AnnotationError, CorpusError
+from rs_vlm.errors import AnnotationError, CorpusError, OutputPathError
+from rs_vlm.output_paths import check_output_paths
 
 from .corpus_filter import CORPUS_SUFFIXES, corpus_images, drop_images_from_corpus
 from .reader_utils import IMAGE_SUFFIXES
@@ -249,12 +250,16 @@ def dedup_cli(argv: Sequence[str] | None = None) -> int:
         parser.error('--corpus-output needs exactly one --train corpus (.csv, .tsv or .jsonl)')
     errors: list[AnnotationError] | None = [] if args.on_error == 'skip' else None
     try:
+        check_output_paths(
+            {'--output': args.output, '--pairs': args.pairs, '--corpus-output': args.corpus_output},
+            {'--train': args.train, '--test': args.test},
+        )
         train = _images_in(args.train)
         test = _images_in(args.test)
         show = not args.no_progress and sys.stderr.isatty()
         train_hashes, train_kept = hash_images(train, errors=errors, progress=show)
         test_hashes, test_kept = hash_images(test, errors=errors, progress=show)
-    except (AnnotationError, CorpusError) as error:
+    except (AnnotationError, CorpusError, OutputPathError) as error:
         print(f'rs-vlm dedup: error: {error}', file=sys.stderr)
         return 1
     pairs = find_near_duplicates(train_hashes, test_hashes, max_distance=args.threshold - 1)

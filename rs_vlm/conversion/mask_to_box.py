@@ -106,8 +106,14 @@ LOVEDA_CLASSES: tuple[str, ...] = (
 )
 
 #: Named mask formats: (palette or None for index-coded, class names, labels ignored by default).
+#: The ignored labels leave the classes of the paper's Table I: Potsdam and Vaihingen 4 (tree,
+#: building, low vegetation, car; impervious surface and clutter dropped, as the paper's figure
+#: of the SEG-4 captions shows), iSAID 15 (background dropped), LoveDA 6 (no-data and
+#: background dropped).
 NAMED_MASK_FORMATS: dict[str, tuple[tuple[RGB, ...] | None, tuple[str, ...], tuple[int, ...]]] = {
-    'isprs': (ISPRS_PALETTE, ISPRS_CLASSES, (5,)),
+    'isprs': (ISPRS_PALETTE, ISPRS_CLASSES, (0, 5)),
+    'potsdam': (ISPRS_PALETTE, ISPRS_CLASSES, (0, 5)),
+    'vaihingen': (ISPRS_PALETTE, ISPRS_CLASSES, (0, 5)),
     'isaid': (ISAID_PALETTE, ISAID_CLASSES, (0,)),
     'loveda': (None, LOVEDA_CLASSES, (0, 1)),
 }

@@ -1,5 +1,7 @@
 """Datamodules (torchgeo ``NonGeoDataModule`` subclasses) for captions, scenes and counting."""
 
+from typing import Any
+
 from rs_vlm.datamodules.augmentation import CLIP_MEAN, CLIP_STD
 from rs_vlm.datamodules.caption import CaptionDataModule
 from rs_vlm.datamodules.caption_mixture import CaptionMixtureDataModule
@@ -20,7 +22,6 @@ from rs_vlm.datamodules.scene import (
     UCMercedDataModule,
     WHURS19DataModule,
 )
-from rs_vlm.datamodules.synthetic_aerial import SyntheticAerialDataModule
 from rs_vlm.datamodules.tokenizers import get_tokenizer
 
 __all__ = [
@@ -41,8 +42,16 @@ __all__ = [
     'RemoteCountDataModule',
     'SIRIWHUDataModule',
     'SceneDataModule',
-    'SyntheticAerialDataModule',
     'UCMercedDataModule',
     'WHURS19DataModule',
     'get_tokenizer',
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # SyntheticAerialDataModule moved to rs_vlm.synthetic; resolved on use (no import cycle).
+    if name == 'SyntheticAerialDataModule':
+        from rs_vlm.synthetic.datamodule import SyntheticAerialDataModule
+
+        return SyntheticAerialDataModule
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

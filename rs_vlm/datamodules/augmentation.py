@@ -150,26 +150,31 @@ def clip_train_augmentation(
     image_size: int,
     mean: Tensor,
     std: Tensor,
-    crop_scale: tuple[float, float] = (0.9, 1.0),
+    crop_scale: tuple[float, float] | None = (0.9, 1.0),
 ) -> ImageAugmentation:
     """The paper's training augmentation, batched: random resized crop, flip, 90-degree turns.
 
-    ``crop_scale`` defaults to open_clip's (0.9, 1.0), which RemoteCLIP trained with.
+    ``crop_scale`` defaults to open_clip's (0.9, 1.0), which RemoteCLIP trained with. The
+    batched crop sees only the batch's images; for corpora decoded at a square centre crop
+    (caption corpora) the crop is drawn over the whole image in the dataset instead
+    (:attr:`~rs_vlm.datasets.CaptionCorpus.train_crop`) and ``crop_scale=None`` leaves it out
+    here.
 
     Args:
         image_size: Output side length.
         mean: Per-channel mean in image units (0..255).
         std: Per-channel standard deviation in image units.
-        crop_scale: Area range of the random crop.
+        crop_scale: Area range of the random crop; None for no crop step.
 
     Returns:
         A pipeline for ``{'image': [B, 3, H, W]}`` dicts (float or uint8 in 0..255).
     """
-    return ImageAugmentation(
-        RandomResizedCrop((image_size, image_size), scale=crop_scale, p=1.0, keepdim=True),
-        RandomDihedral(),
-        _Normalize(mean, std),
-    )
+    steps: list[nn.Module] = []
+    if crop_scale is not None:
+        steps.append(
+            RandomResizedCrop((image_size, image_size), scale=crop_scale, p=1.0, keepdim=True)
+        )
+    return ImageAugmentation(*steps, RandomDihedral(), _Normalize(mean, std))
 
 
 def clip_eval_augmentation(image_size: int, mean: Tensor, std: Tensor) -> ImageAugmentation:

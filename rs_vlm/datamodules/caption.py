@@ -21,8 +21,10 @@ from rs_vlm.datamodules.augmentation_seed import batch_position, seeded_rng
 from rs_vlm.datamodules.resumable_loader import ResumableDataLoader
 from rs_vlm.datamodules.tokenizers import get_tokenizer
 from rs_vlm.datasets.bad_input import OnError, collate_skipping_bad
+from rs_vlm.datasets.caption_corpus import CaptionCorpus
 from rs_vlm.datasets.caption_csv import CaptionCSVDataset
-from rs_vlm.datasets.samplers import EpochRandomSampler
+from rs_vlm.io.random_crop import RandomResizedCropBox
+from rs_vlm.samplers.epoch_random import EpochRandomSampler
 
 __all__ = ['CaptionDataModule', 'apply_image_augmentation']
 
@@ -113,8 +115,27 @@ class CaptionDataModule(NonGeoDataModule):
         self.drop_last = drop_last
         self.image_key = image_key
         self.caption_key = caption_key
-        self.train_aug = clip_train_augmentation(image_size, self.mean, self.std, crop_scale)
+        self.crop_scale = crop_scale
+        # The random resized crop is drawn in the corpora (crop_in_dataset), over the whole
+        # image; the batched pipeline flips, turns and normalises.
+        self.train_aug = clip_train_augmentation(image_size, self.mean, self.std, None)
         self.aug = clip_eval_augmentation(image_size, self.mean, self.std)
+
+    def crop_in_dataset(self, corpus: CaptionCorpus) -> CaptionCorpus:
+        """Make a training corpus draw the random resized crop over the whole image.
+
+        Decoding at a square centre crop and cropping the batch afterwards would never show
+        the sides of a wide image (at most 9/16 of a 16:9 frame's width); the corpus crops
+        the full-resolution image as it decodes it (see :mod:`rs_vlm.io.random_crop`).
+
+        Args:
+            corpus: A training corpus (changed in place).
+
+        Returns:
+            The corpus.
+        """
+        corpus.train_crop = RandomResizedCropBox(scale=self.crop_scale)
+        return corpus
 
     def make_dataset(self, split: str) -> Dataset[Any] | None:
         """Build the dataset of one split, or None when that split has no file.
@@ -141,7 +162,7 @@ class CaptionDataModule(NonGeoDataModule):
             on_error=self.on_error,
         )
         dataset.image_dtype = torch.uint8  # made float in on_after_batch_transfer
-        return dataset
+        return self.crop_in_dataset(dataset) if split == 'train' else dataset
 
     def setup(self, stage: str) -> None:
         """Build the datasets the stage needs.

@@ -13,7 +13,8 @@ from rs_vlm.datamodules.caption import CaptionDataModule
 from rs_vlm.datamodules.resumable_loader import ResumableDataLoader
 from rs_vlm.datasets.bad_input import OnError, collate_skipping_bad
 from rs_vlm.datasets.caption_corpus import CaptionCorpus
-from rs_vlm.datasets.caption_mixture import CaptionMixture, WeightedMixtureSampler
+from rs_vlm.datasets.caption_mixture import CaptionMixture
+from rs_vlm.samplers.weighted_mixture import WeightedMixtureSampler
 
 __all__ = ['CaptionMixtureDataModule']
 
@@ -22,7 +23,7 @@ class CaptionMixtureDataModule(CaptionDataModule):
     """Caption batches drawn from several corpora with per-source weights.
 
     Training batches mix the ``train`` corpora by ``weights`` (see
-    :class:`~rs_vlm.datasets.caption_mixture.WeightedMixtureSampler`); validation computes the
+    :class:`~rs_vlm.samplers.weighted_mixture.WeightedMixtureSampler`); validation computes the
     loss over the ``val`` retrieval sets (first caption of each image, deterministic), whose
     retrieval-mode versions are in :attr:`retrieval_datasets` for
     :class:`~rs_vlm.callbacks.RetrievalCallback`. Corpora made without a tokenizer get the
@@ -115,7 +116,9 @@ class CaptionMixtureDataModule(CaptionDataModule):
         """
         if split == 'train':
             # shallow copies read as uint8 (see CaptionDataModule), the caller's corpora unchanged
-            return CaptionMixture([_read_as_uint8(source) for source in self.train_sources])
+            return CaptionMixture(
+                [self.crop_in_dataset(_read_as_uint8(source)) for source in self.train_sources]
+            )
         if split in ('val', 'test') and self._val_pairs:
             return CaptionMixture(self._val_pairs)
         return None

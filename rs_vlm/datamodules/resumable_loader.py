@@ -5,7 +5,7 @@ Lightning 2.x saves the state of every training dataloader that has ``state_dict
 ``StatefulDataLoader`` implements that interface for single- and multi-process loading: it
 records how many batches were handed out and fast-forwards the sampler on resume (only sampler
 indices are replayed, no sample is decoded). That is exact when the sampler's order is a pure
-function of its epoch, as with :class:`~rs_vlm.datasets.samplers.EpochRandomSampler`.
+function of its epoch, as with :class:`~rs_vlm.samplers.epoch_random.EpochRandomSampler`.
 
 One gap remains, which :class:`ResumableDataLoader` closes: on a mid-epoch resume Lightning
 creates the iterator (and multi-process loaders prefetch indices) *before* it calls

@@ -1,17 +1,15 @@
 """Datasets (torchgeo ``NonGeoDataset`` subclasses): caption corpora, scene sets, RemoteCount."""
 
+from typing import Any
+
 from rs_vlm.datasets.aid import AID
 from rs_vlm.datasets.bad_input import BadInputPolicy, collate_skipping_bad
 from rs_vlm.datasets.caption_corpus import CaptionCorpus
 from rs_vlm.datasets.caption_csv import CaptionCSVDataset
-from rs_vlm.datasets.caption_files import (
-    JSONLCaptionDataset,
-    KarpathyCaptionDataset,
-    PrecompCaptionDataset,
-)
-from rs_vlm.datasets.caption_mixture import CaptionMixture, WeightedMixtureSampler
-from rs_vlm.datasets.decoding import load_image
-from rs_vlm.datasets.download import MissingDatasetError
+from rs_vlm.datasets.caption_jsonl import JSONLCaptionDataset
+from rs_vlm.datasets.caption_karpathy import KarpathyCaptionDataset
+from rs_vlm.datasets.caption_mixture import CaptionMixture
+from rs_vlm.datasets.caption_precomp import PrecompCaptionDataset
 from rs_vlm.datasets.eurosat_rgb import EuroSATRGB
 from rs_vlm.datasets.mlrsnet import MLRSNet
 from rs_vlm.datasets.optimal31 import OPTIMAL31
@@ -25,15 +23,16 @@ from rs_vlm.datasets.rsi_cb256 import RSICB256
 from rs_vlm.datasets.rsicd import RSICD
 from rs_vlm.datasets.rsitmd import RSITMD
 from rs_vlm.datasets.rsscn7 import RSSCN7
-from rs_vlm.datasets.samplers import EpochRandomSampler
 from rs_vlm.datasets.scene_dataset import SceneDataset
 from rs_vlm.datasets.siri_whu import SIRIWHU
 from rs_vlm.datasets.sydney_captions import SydneyCaptions
-from rs_vlm.datasets.synthetic_aerial import SyntheticAerial
 from rs_vlm.datasets.ucm_captions import UCMCaptions
 from rs_vlm.datasets.ucmerced import UCMerced
 from rs_vlm.datasets.webdataset_shards import WebDatasetShards
 from rs_vlm.datasets.whu_rs19 import WHURS19
+from rs_vlm.io.decoding import load_image
+from rs_vlm.io.download import MissingDatasetError
+from rs_vlm.samplers import EpochRandomSampler, WeightedMixtureSampler
 
 #: The 12 zero-shot scene datasets of RemoteCLIP, by the name used in its tables.
 ZERO_SHOT_DATASETS = {
@@ -80,7 +79,6 @@ __all__ = [
     'RetrievalBenchmark',
     'SceneDataset',
     'SydneyCaptions',
-    'SyntheticAerial',
     'UCMCaptions',
     'UCMerced',
     'WebDatasetShards',
@@ -88,3 +86,13 @@ __all__ = [
     'collate_skipping_bad',
     'load_image',
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # SyntheticAerial moved to rs_vlm.synthetic; resolved on use because that package imports
+    # the datamodules, which import this package.
+    if name == 'SyntheticAerial':
+        from rs_vlm.synthetic.aerial import SyntheticAerial
+
+        return SyntheticAerial
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -5,7 +5,7 @@ Two views of the same corpus:
 * ``mode='train'``: one sample per image, ``{'image', 'caption', 'path', 'text'}``, where the
   caption is drawn among the image's captions from ``(seed, epoch, index)``, so the order and
   choice are deterministic per epoch (resumable) whatever the worker count. Pass
-  ``(index, epoch)`` keys (as :class:`~rs_vlm.datasets.samplers.EpochRandomSampler` does) or
+  ``(index, epoch)`` keys (as :class:`~rs_vlm.samplers.epoch_random.EpochRandomSampler` does) or
   call :meth:`set_epoch`.
 * ``mode='retrieval'``: ``{'image', 'index'}`` per image, with ``captions`` (all captions, in
   image order) and ``caption_to_image`` (the image index of each caption) for retrieval metrics.
@@ -21,8 +21,9 @@ from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 
 from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
-from rs_vlm.datasets.decoding import load_image
 from rs_vlm.datasets.plotting import plot_image_with_text, prediction_line
+from rs_vlm.io.decoding import load_image
+from rs_vlm.io.random_crop import CropSampler, RandomResizedCropBox
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -42,7 +43,8 @@ class CaptionCorpus(NonGeoDataset):
         source: The corpus file, named in errors about images.
         mode: ``'train'`` or ``'retrieval'`` (see the module docstring).
         image_size: Resize the shorter side to this and centre-crop a square (so samples
-            batch); None keeps the decoded size.
+            batch), or with :attr:`train_crop` in train mode resize a random box to this
+            square; None keeps the decoded size.
         tokenizer: Callable ``list[str] -> LongTensor [N, L]`` (an open_clip tokenizer); when
             given, training samples carry ``text``.
         transforms: Applied to each sample dict last.
@@ -53,9 +55,14 @@ class CaptionCorpus(NonGeoDataset):
     Attributes:
         image_dtype: ``torch.float32`` (default, torchgeo's convention) or ``torch.uint8``;
             the caption datamodules set uint8 on the datasets they load batches from.
+        train_crop: When set (the caption datamodules set it on training corpora), train
+            mode draws a random resized crop box over the *whole* decoded image from
+            ``(seed, epoch, index)`` and resizes it to ``image_size``, instead of the centre
+            square; see :mod:`rs_vlm.io.random_crop`.
     """
 
     image_dtype: torch.dtype = torch.float32
+    train_crop: RandomResizedCropBox | None = None
 
     def __init__(
         self,
@@ -117,11 +124,29 @@ class CaptionCorpus(NonGeoDataset):
             return 0
         return int(np.random.default_rng((self.seed, epoch, index)).integers(count))
 
-    def load_image(self, index: int) -> Tensor | None:
+    def crop_sampler(self, index: int, epoch: int) -> CropSampler | None:
+        """The training crop of image ``index`` in ``epoch`` (None outside train mode).
+
+        Args:
+            index: Image index.
+            epoch: Epoch number.
+
+        Returns:
+            ``(width, height) -> box`` drawing from ``(seed, epoch, index)``, or None.
+        """
+        if self.mode != 'train' or self.train_crop is None or self.image_size is None:
+            return None
+        # stream 1: independent of the caption choice, which draws from (seed, epoch, index)
+        rng = np.random.default_rng((self.seed, epoch, index, 1))
+        train_crop = self.train_crop
+        return lambda width, height: train_crop(width, height, rng)
+
+    def load_image(self, index: int, crop: CropSampler | None = None) -> Tensor | None:
         """Decode image ``index``; None when it is bad and the policy is ``'skip'``.
 
         Args:
             index: Image index.
+            crop: Training crop box sampler (see :meth:`crop_sampler`); None: centre square.
 
         Returns:
             A ``[3, H, W]`` tensor in 0..255 of :attr:`image_dtype`, or None.
@@ -131,7 +156,7 @@ class CaptionCorpus(NonGeoDataset):
         """
         path = self.image_paths[index]
         return self.policy.read_image(
-            lambda: load_image(path, self.image_size, self.image_dtype),
+            lambda: load_image(path, self.image_size, self.image_dtype, crop),
             path,
             f'cannot read image listed in {self.source}',
         )
@@ -148,7 +173,7 @@ class CaptionCorpus(NonGeoDataset):
         """
         index, epoch = key if isinstance(key, tuple) else (key, self.epoch)
         index = int(index)
-        image = self.load_image(index)
+        image = self.load_image(index, self.crop_sampler(index, int(epoch)))
         if image is None:
             return None
         sample: dict[str, Any] = {'image': image}

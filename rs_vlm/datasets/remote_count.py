@@ -22,9 +22,9 @@ from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 
 from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
-from rs_vlm.datasets.decoding import load_image
 from rs_vlm.datasets.plotting import plot_image_with_text, prediction_line
 from rs_vlm.errors import CorpusError
+from rs_vlm.io.decoding import load_image
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -17,9 +17,9 @@ from typing import Any, ClassVar
 
 from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
 from rs_vlm.datasets.caption_corpus import CaptionMode, Tokenizer
-from rs_vlm.datasets.caption_files import _ListedCaptionDataset
+from rs_vlm.datasets.caption_listed import ListedCaptionDataset
 from rs_vlm.datasets.caption_readers import read_karpathy_json, read_precomp
-from rs_vlm.datasets.download import (
+from rs_vlm.io.download import (
     ArchiveError,
     MissingDatasetError,
     download_archive,
@@ -30,7 +30,7 @@ from rs_vlm.datasets.download import (
 __all__ = ['RetrievalBenchmark']
 
 
-class RetrievalBenchmark(_ListedCaptionDataset):
+class RetrievalBenchmark(ListedCaptionDataset):
     """A retrieval benchmark split: images with 5 captions each.
 
     ``mode`` defaults to ``'train'`` for the train split (one random caption per image per

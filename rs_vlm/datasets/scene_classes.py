@@ -1,10 +1,14 @@
 """Class names and prompt templates of the zero-shot scene datasets.
 
 Names and templates are those of the ITRA code base RemoteCLIP was evaluated with
-(``itra/data/classname_and_prompt``), underscores replaced by spaces; label ``i`` is
-``CLASSES[name][i]``. Folder names on disk are matched to them ignoring case and every
-character that is not a letter or digit (``BareLand`` = ``bareLand``, ``harbor&port`` =
-``harbor port``), plus the aliases below for folders named differently.
+(``itra/data/classname_and_prompt``), underscores replaced by spaces. Folder names on disk are
+matched to them ignoring case and every character that is not a letter or digit
+(``BareLand`` = ``bareLand``, ``harbor&port`` = ``harbor port``), plus the aliases below for
+folders the releases name differently, typos included: MLRSNet's ``swimmimg_pool``, RSC11's
+``stroagetanks``, RSSCN7's original ``aGrass`` ... ``gParking`` and the author-renamed
+``RiverLake`` that ITRA's copy (``RS2800/RS_images_2800``) uses, EuroSAT's ``AnnualCrop`` ...
+A dataset's ``classes`` lists the classes found on disk in this order (see
+:class:`~rs_vlm.datasets.scene_dataset.SceneDataset`).
 """
 
 __all__ = [
@@ -172,7 +176,10 @@ FOLDER_ALIASES: dict[str, dict[str, str]] = {
         'residential': 'residential buildings or homes or apartments',
         'sealake': 'lake or sea',
     },
+    'mlrsnet': {'swimmimgpool': 'swimming pool'},
+    'rsc11': {'stroagetanks': 'storage tanks'},
     'rsscn7': {
+        'riverlake': 'river or lake',
         'agrass': 'grass',
         'bfield': 'field',
         'cindustry': 'industry',

@@ -6,7 +6,7 @@ dot of its base name) form one sample: an image (``.jpg``/``.png``/``.tif``/...)
 can read them.
 
 We read them as a *map-style* dataset: an index (``index.json`` written by
-:mod:`rs_vlm.datasets.webdataset_writer`, or built by scanning the tar headers once) gives
+:mod:`rs_vlm.io.webdataset_writer`, or built by scanning the tar headers once) gives
 each sample's shard, byte offset and captions, so each DataLoader worker seeks and reads only
 its own samples. Lightning's ``DistributedSampler`` then gives every rank a disjoint set of
 samples per epoch (no duplicates across ranks), the order is a function of ``(seed,
@@ -16,6 +16,7 @@ absolute or contain ``..`` are refused.
 
 import json
 import os
+import re
 import tarfile
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
@@ -25,8 +26,9 @@ from torch import Tensor
 
 from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
 from rs_vlm.datasets.caption_corpus import CaptionCorpus, CaptionMode, Tokenizer
-from rs_vlm.datasets.decoding import decode_image_bytes
 from rs_vlm.errors import CorpusError
+from rs_vlm.io.decoding import decode_image_bytes
+from rs_vlm.io.random_crop import CropSampler
 
 __all__ = ['IMAGE_EXTENSIONS', 'INDEX_NAME', 'ShardSample', 'WebDatasetShards', 'scan_shard']
 
@@ -175,8 +177,16 @@ class WebDatasetShards(CaptionCorpus):
             folder = Path(shards)
             index = folder / INDEX_NAME
             if index.is_file():
-                return _read_index(index), folder, index
+                samples = _read_index(index)
+                _check_index_complete(index, samples)
+                return samples, folder, index
             files = sorted(folder.glob('*.tar'))
+            if files and _written_by_shard_writer(files[0]):
+                raise CorpusError(
+                    folder,
+                    f'shards written by rs-vlm shard but no {INDEX_NAME}: the write did not '
+                    'finish, so this is part of a corpus at most. Run rs-vlm shard again',
+                )
         else:
             files = [Path(shards)] if isinstance(shards, str | Path) else [Path(s) for s in shards]
             folder = files[0].parent if files else Path('.')
@@ -198,11 +208,12 @@ class WebDatasetShards(CaptionCorpus):
             self._handles[shard] = open(self.folder / shard, 'rb')
         return self._handles[shard]
 
-    def load_image(self, index: int) -> Tensor | None:
+    def load_image(self, index: int, crop: CropSampler | None = None) -> Tensor | None:
         """Read and decode the image of sample ``index`` from its shard.
 
         Args:
             index: Sample index.
+            crop: Training crop box sampler; None: centre square.
 
         Returns:
             ``[3, H, W]`` in 0..255 of :attr:`image_dtype`, or None (bad image, policy ``'skip'``).
@@ -216,7 +227,7 @@ class WebDatasetShards(CaptionCorpus):
             if len(data) != size:
                 raise OSError(f'truncated shard: read {len(data)} of {size} bytes')
             suffix = '.' + name.rpartition('.')[2]
-            return decode_image_bytes(data, suffix, self.image_size, self.image_dtype)
+            return decode_image_bytes(data, suffix, self.image_size, self.image_dtype, crop)
 
         return self.policy.read_image(read, self.folder / shard, key=name)
 
@@ -241,3 +252,49 @@ def _read_index(index: Path) -> list[ShardSample]:
         _check_name(index, shard)
         _check_name(index, name)
     return samples
+
+
+def _check_index_complete(index: Path, samples: list[ShardSample]) -> None:
+    """Refuse an index that does not describe exactly the shards beside it.
+
+    An index left from another run next to new shards would pair images with other images'
+    captions; a shard shorter than the index says was cut off.
+    """
+    folder = index.parent
+    listed: dict[str, int] = {}
+    for shard, _, offset, size, _ in samples:
+        listed[shard] = max(listed.get(shard, 0), offset + size)
+    present = {file.name for file in folder.glob('*.tar')}
+    missing = sorted(set(listed) - present)
+    if missing:
+        raise CorpusError(index, f'lists shards that are missing: {", ".join(missing[:5])}')
+    extra = sorted(present - set(listed))
+    if extra:
+        raise CorpusError(
+            index,
+            f'does not list the shards {", ".join(extra[:5])} in its folder: the index and '
+            'the shards come from different writes. Run rs-vlm shard again into a new folder',
+        )
+    for shard, end in listed.items():
+        size = (folder / shard).stat().st_size
+        if size < end:
+            raise CorpusError(
+                folder / shard,
+                f'truncated: {size} bytes, but {INDEX_NAME} has data up to byte {end}',
+            )
+
+
+def _written_by_shard_writer(shard: Path) -> bool:
+    """Whether a tar starts like ``rs-vlm shard`` output (9-digit keys, captions + source)."""
+    try:
+        with tarfile.open(shard) as archive:
+            for _ in range(3):
+                member = archive.next()
+                if member is None or not re.fullmatch(r'\d{9}\.\w+', member.name):
+                    return False
+                if member.name.endswith('.json') and member.size < 1 << 20:
+                    document = json.loads(_read_member(archive, member).decode('utf-8'))
+                    return isinstance(document, dict) and set(document) == {'captions', 'source'}
+    except (tarfile.TarError, OSError, ValueError):
+        return False
+    return False

@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rs_vlm.console import CommandParser, add_verbose_option, configure_logging
+from rs_vlm.errors import OutputPathError
 from rs_vlm.evaluation.report import SUITES
+from rs_vlm.output_paths import check_output_paths
 
 __all__ = ['build_parser', 'main']
 
@@ -49,6 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--linear-epochs', type=int, default=1000)
     parser.add_argument('--few-shot-shots', type=_int_list, default=[1, 4, 8, 16, 32])
     parser.add_argument('--few-shot-seeds', type=_int_list, default=[0, 1, 2, 3, 4])
+    parser.add_argument(
+        '--on-error',
+        choices=('raise', 'skip'),
+        default='raise',
+        help="scene datasets: 'raise' reports a class folder matching no class (naming the "
+        "closest class names) as the dataset's error; 'skip' leaves it out and the report "
+        'lists the missing classes, which are not scored (default: raise)',
+    )
     parser.add_argument('--no-tensorboard', action='store_true')
     add_verbose_option(parser)
     return parser
@@ -89,6 +99,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     configure_logging(args.verbose)
+    try:
+        check_output_paths(
+            {'--output': args.output},
+            {'--checkpoint': args.checkpoint, '--data-root': args.data_root},
+            folders=['--output'],
+        )
+    except OutputPathError as error:
+        print(f'rs-vlm evaluate: error: {error}', file=sys.stderr)
+        return 1
 
     from rs_vlm.evaluation.runner import EvaluationOptions, run_evaluation
 
@@ -102,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         few_shot_shots=args.few_shot_shots,
         few_shot_seeds=args.few_shot_seeds,
         tensorboard=not args.no_tensorboard,
+        on_error=args.on_error,
     )
     results = run_evaluation(
         args.model,

@@ -82,6 +82,9 @@ class EvaluationOptions:
         count_styles: RemoteCount caption styles (``word``, ``digit``).
         examples: Retrieval example images per dataset in the plot.
         tensorboard: Also log scalars and figures to ``<output>/tensorboard``.
+        on_error: Scene datasets' policy for folders matching no class (and unreadable
+            images): ``'raise'`` makes the dataset an error, ``'skip'`` leaves them out and
+            the report notes the missing classes.
     """
 
     device: str = 'cpu'
@@ -96,6 +99,7 @@ class EvaluationOptions:
     count_styles: Sequence[str] = ('word', 'digit')
     examples: int = 4
     tensorboard: bool = True
+    on_error: str = 'raise'
 
 
 class ModelAdapter(nn.Module):
@@ -210,7 +214,7 @@ def _scene(run: _Run, suite: str, name: str, cls: Any, data_root: Path, split: s
         run.skip(suite, name, f'folder {root} not found')
         return None
     try:
-        return cls(root, split=split)
+        return cls(root, split=split, on_error=run.options.on_error)
     except Exception as error:  # wrong class folders, unreadable files, ...
         run.error(suite, name, error)
         return None
@@ -232,11 +236,27 @@ def _run_zero_shot(run: _Run, data_root: Path) -> None:
             continue
         paper = PAPER_ZERO_SHOT.get(run.backbone or '', {}).get(name)
         run.results['zero-shot'][name] = compare(ours, {'top1': paper} if paper else None)
+        _note_missing_classes(run.results['zero-shot'][name], dataset)
         logits, labels = callback.last_outputs[name]
         matrix = multiclass_confusion_matrix(logits, labels, len(dataset.classes))
         run.plot(
             f'confusion_{name.lower()}',
             confusion_matrix_figure(matrix.numpy(), dataset.classes, f'{name} zero-shot'),
+        )
+
+
+def _note_missing_classes(entry: dict[str, Any], dataset: Any) -> None:
+    """Say in a report entry which classes the dataset lacks (left out of its ``classes``)."""
+    missing = list(getattr(dataset, 'missing_classes', []))
+    if missing:
+        total = len(missing) + len(dataset.classes)
+        entry.setdefault('notes', []).append(
+            f'{len(missing)} of {total} classes missing, not scored: {", ".join(missing)}'
+        )
+    skipped = list(getattr(dataset, 'unmatched_folders', []))
+    if skipped:
+        entry.setdefault('notes', []).append(
+            f'folders matching no class, skipped: {", ".join(skipped)}'
         )
 
 
@@ -265,11 +285,13 @@ def _run_probes(run: _Run, data_root: Path, probes: list[str]) -> None:
             run.results['knn'][name] = compare(
                 {'top1': ours['knn_top1']}, {'top1': paper} if paper else None
             )
+            _note_missing_classes(run.results['knn'][name], test)
         if 'linear' in probes:
             paper = PAPER_LINEAR.get(backbone, {}).get(name)
             run.results['linear'][name] = compare(
                 {'top1': ours['linear_top1']}, {'top1': paper} if paper else None
             )
+            _note_missing_classes(run.results['linear'][name], test)
         if 'few-shot' in probes:
             table = PAPER_FEW_SHOT.get(backbone, {})
             shots = options.few_shot_shots

@@ -8,6 +8,7 @@ import open_clip
 
 from rs_vlm.models.checkpoint import (
     LAYOUTS,
+    check_finite_weights,
     convert_state_dict,
     guess_architecture,
     load_state_dict_into,
@@ -29,6 +30,7 @@ __all__ = [
     'LAYOUTS',
     'MODEL_CONFIG_DIR',
     'CLIPFSDPStrategy',
+    'check_finite_weights',
     'convert_state_dict',
     'create_clip',
     'get_tokenizer',

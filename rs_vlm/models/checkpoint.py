@@ -35,6 +35,7 @@ from rs_vlm.errors import CheckpointError
 __all__ = [
     'LAYOUTS',
     'OPEN_CLIP_FOLDER_WEIGHTS',
+    'check_finite_weights',
     'convert_state_dict',
     'guess_architecture',
     'load_state_dict_into',
@@ -120,20 +121,26 @@ def read_checkpoint(path: str | Path) -> object:
         raise CheckpointError(path, 'no such checkpoint file')
     if path.suffix.lower() == '.safetensors' or _is_safetensors(path):
         return _read_safetensors(path)
-    from safetensors import SafetensorError
-
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        message = str(error)
+        detail = re.search(r'[^\n]*\b(?:GLOBAL|[Gg]lobal)\b[^\n]*', message)
+        if detail is None:  # not code, just bytes the unpickler cannot parse (1-byte files...)
+            reason = f'{path.stat().st_size} bytes, corrupt or truncated'
+            raise CheckpointError(path, f'not a readable torch checkpoint ({reason})') from error
+        first_line = detail.group(0).strip()
         raise CheckpointError(
             path,
             'refused to unpickle: the file holds Python objects other than tensors and plain '
             f'containers, which weights_only loading does not execute ({first_line})',
         ) from error
-    except (RuntimeError, EOFError, OSError, ValueError, SafetensorError) as error:
+    except Exception as error:
+        # Empty, truncated or corrupt files (torch zip or pickle, safetensors): the readers
+        # fail with EOFError, RuntimeError, IndexError, SafetensorError and more.
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else 'file ends early'
         raise CheckpointError(
-            path, f'not a readable torch checkpoint ({type(error).__name__}: {error})'
+            path, f'not a readable torch checkpoint ({type(error).__name__}: {reason})'
         ) from error
 
 
@@ -141,6 +148,38 @@ def _strip(state_dict: Mapping[str, Tensor], prefix: str) -> dict[str, Tensor]:
     return {
         key[len(prefix) :]: value for key, value in state_dict.items() if key.startswith(prefix)
     }
+
+
+def check_finite_weights(state_dict: Mapping[str, Tensor], source: str | Path) -> None:
+    """Refuse weights holding NaN or infinite values.
+
+    A run that diverged can save such a checkpoint; every embedding it computes is NaN, and
+    rankings or class scores made from them are silently meaningless. ``attn_mask`` buffers
+    (``-inf`` above the diagonal by design) are not checked.
+
+    Args:
+        state_dict: Weights with open_clip key names.
+        source: The file they came from (for the message).
+
+    Raises:
+        CheckpointError: Naming how many tensors hold non-finite values and the first of them.
+    """
+    bad = []
+    for key, value in state_dict.items():
+        if key.endswith('attn_mask') or not value.is_floating_point():
+            continue
+        finite = torch.isfinite(value)
+        if not bool(finite.all()):
+            bad.append((key, int((~finite).sum()), value.numel()))
+    if bad:
+        key, count, total = bad[0]
+        raise CheckpointError(
+            source,
+            f'{len(bad)} of {len(state_dict)} weight tensors hold NaN or infinite values (first: '
+            f'{key!r}, {count} of {total} values); the run that wrote it diverged. Use an '
+            'earlier checkpoint',
+            key=key,
+        )
 
 
 def convert_state_dict(
@@ -156,8 +195,15 @@ def convert_state_dict(
         ``(state_dict, layout)`` with ``layout`` one of :data:`LAYOUTS`.
 
     Raises:
-        CheckpointError: If the layout is none of the supported ones.
+        CheckpointError: If the layout is none of the supported ones, or a weight holds NaN
+            or infinite values.
     """
+    state_dict, layout = _convert_layout(obj, source)
+    check_finite_weights(state_dict, source)
+    return state_dict, layout
+
+
+def _convert_layout(obj: object, source: str | Path) -> tuple[dict[str, Tensor], str]:
     if not isinstance(obj, Mapping) or not obj:
         raise CheckpointError(
             source,
@@ -311,7 +357,9 @@ def guess_architecture(state_dict: Mapping[str, Tensor]) -> list[str]:
         state_dict: A plain open_clip state_dict.
 
     Returns:
-        Matching model names, plain names before ``-quickgelu`` variants; empty when none match.
+        Matching model names, ``-quickgelu`` variants first (OpenAI-initialised weights, such
+        as RemoteCLIP's, were trained with QuickGELU), then shortest first; empty when none
+        match.
     """
     wanted = _signature(state_dict)
     if wanted is None:
@@ -322,7 +370,7 @@ def guess_architecture(state_dict: Mapping[str, Tensor]) -> list[str]:
         have = _config_signature(config) if config else None
         if have is not None and all(have.get(key) == value for key, value in wanted.items()):
             matches.append(name)
-    return sorted(matches, key=lambda name: (len(name), name))
+    return sorted(matches, key=lambda name: (not name.endswith('-quickgelu'), len(name), name))
 
 
 def _describe(keys: list[str], limit: int = 8) -> str:

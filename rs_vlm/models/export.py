@@ -25,10 +25,11 @@ from torch import Tensor
 
 from rs_vlm.atomic import atomic_path, atomic_write
 from rs_vlm.console import CommandParser
-from rs_vlm.errors import CheckpointError
+from rs_vlm.errors import CheckpointError, OutputPathError
 from rs_vlm.models.checkpoint import convert_state_dict, load_state_dict_into, read_checkpoint
 from rs_vlm.models.factory import register_model_config
 from rs_vlm.models.registry import architecture_of
+from rs_vlm.output_paths import check_output_paths
 
 __all__ = [
     'FOLDER_CONFIG',
@@ -213,10 +214,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
+        folder = args.output.suffix.lower() not in (*_TORCH_SUFFIXES, '.safetensors')
+        check_output_paths(
+            {'--output': args.output},
+            {'--checkpoint': args.checkpoint},
+            folders=['--output'] if folder else [],
+        )
         exported = export_checkpoint(
             args.checkpoint, args.output, model_name=args.model_name, verify=not args.no_verify
         )
-    except CheckpointError as error:
+    except (CheckpointError, OutputPathError) as error:
         print(f'rs-vlm export: {error}', file=sys.stderr)
         return 1
     kind = 'open_clip folder' if args.output.is_dir() else 'state_dict'

@@ -25,11 +25,14 @@ from rs_vlm.models.registry import architecture_of, get_released_weights
 
 __all__ = [
     'MODEL_CONFIG_DIR',
+    'RELEASE_LAYOUTS',
     'create_clip',
     'get_tokenizer',
     'load_model',
+    'quickgelu_twin',
     'quiet_random_init',
     'register_model_config',
+    'warn_if_gelu_for_quickgelu_weights',
 ]
 
 #: Folder of the package's own model configs (``rs-vit-tiny``, ``rs-rn-tiny``).
@@ -95,8 +98,9 @@ def _check_name(model_name: str) -> str:
     if open_clip.get_model_config(architecture) is None:
         raise ValueError(
             f'unknown model name {model_name!r}: expected an open_clip model name '
-            '(RN50, ViT-B-32, ViT-L-14, their -quickgelu variants, rs-vit-tiny, rs-rn-tiny; '
-            'all in open_clip.list_models()), released weights (rs-vlm models) or a '
+            '(RN50-quickgelu, ViT-B-32-quickgelu, ViT-L-14-quickgelu for OpenAI-initialised '
+            'weights such as RemoteCLIP, their plain GELU variants, rs-vit-tiny, rs-rn-tiny; '
+            'all in open_clip.list_models()), released weights by name (rs-vlm models) or a '
             'model_config dict/JSON file'
         )
     return architecture
@@ -180,9 +184,12 @@ def create_clip(
     """Create an open_clip ``CLIP`` model with a 1-D ``logit_scale`` and optional weights.
 
     Args:
-        model_name: An open_clip model name (``RN50``, ``ViT-B-32-quickgelu``, ``rs-vit-tiny``...),
-            a released-weights name (``RemoteCLIP-ViT-B-32``: its architecture is built; see
-            ``rs-vlm models``) or, with ``model_config``, the name to register that config under.
+        model_name: An open_clip model name (``ViT-B-32-quickgelu`` for RemoteCLIP and other
+            OpenAI-initialised weights, ``rs-vit-tiny``...), a released-weights name
+            (``RemoteCLIP-ViT-B-32``: its architecture is built; see ``rs-vlm models``) or,
+            with ``model_config``, the name to register that config under. A plain
+            ``RN50``/``ViT-B-32``/``ViT-L-14`` given a release-style weights file warns (see
+            :func:`warn_if_gelu_for_quickgelu_weights`).
         model_config: A config dict or JSON path (see :func:`register_model_config`).
         pretrained: A local weights file in any format :func:`rs_vlm.models.load_weights`
             reads, a released-weights name (fetched through the Hugging Face Hub cache) or an
@@ -243,16 +250,62 @@ def create_clip(
             nonscalar_logit_scale=True,
         )
     if weights is not None:
-        load_weights(model, weights)
+        layout = load_weights(model, weights)
         if tag_config:
             preprocess = dict(open_clip.get_model_preprocess_cfg(model))
             for key in ('mean', 'std', 'interpolation', 'resize_mode'):
                 if key in tag_config:
                     preprocess[key] = tag_config[key]
             model.visual.preprocess_cfg = preprocess
+        elif released is None and layout in RELEASE_LAYOUTS and not force_quick_gelu:
+            warn_if_gelu_for_quickgelu_weights(architecture, weights)
     elif tag is None:
         logger.info('%s: random initial weights (no pretrained weights given)', model_name)
     return model.to(device)
+
+
+#: Checkpoint layouts of weights trained outside rs_vlm from OpenAI CLIP (release and ITRA/open_clip
+#: training files); our own Lightning checkpoints record the name they were trained under.
+RELEASE_LAYOUTS = frozenset({'open_clip', 'open_clip_train', 'itra'})
+
+
+def quickgelu_twin(model_name: str) -> str | None:
+    """The ``-quickgelu`` variant of a plain OpenAI-family name, or None.
+
+    Args:
+        model_name: An open_clip model name.
+
+    Returns:
+        ``'<model_name>-quickgelu'`` when ``model_name`` builds GELU and open_clip has that
+        variant (``RN50``, ``ViT-B-32``, ``ViT-L-14``, ...), else None.
+    """
+    config = open_clip.get_model_config(model_name) or {}
+    twin = f'{model_name}-quickgelu'
+    if config.get('quick_gelu', False) or twin not in open_clip.list_models():
+        return None
+    return twin
+
+
+def warn_if_gelu_for_quickgelu_weights(model_name: str, source: str | Path) -> None:
+    """Warn when a plain OpenAI-family name builds GELU for weights trained with QuickGELU.
+
+    OpenAI CLIP, and every model fine-tuned from it through open_clip's ``openai`` tag
+    (RemoteCLIP, GeoRSCLIP), use QuickGELU; the plain names build ``nn.GELU``, so the weights
+    load without error but give different embeddings.
+
+    Args:
+        model_name: The name the model was built with.
+        source: The weights file, named in the warning.
+    """
+    twin = quickgelu_twin(model_name)
+    if twin is not None:
+        warnings.warn(
+            f'{source}: model name {model_name!r} builds GELU, but OpenAI-initialised weights '
+            f'(RemoteCLIP releases included) were trained with QuickGELU; use {twin!r} '
+            '(or force_quick_gelu=True) for faithful embeddings',
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def get_tokenizer(model_name: str, context_length: int | None = None) -> Callable[..., Any]:

@@ -4,7 +4,10 @@ The Python API mirrors ``rs-vlm predict classify`` / ``rs-vlm predict embed``::
 
     from rs_vlm.prediction import classify_images, embed_images, search
 
-    result = classify_images('photos/', ['forest', 'river'], model_name='ViT-B-32')
+    result = classify_images(
+        'photos/', ['forest', 'river'],
+        model_name='ViT-B-32-quickgelu', checkpoint='RemoteCLIP-ViT-B-32.pt',
+    )
 
 Names load on first access (PEP 562), so ``rs-vlm predict classify --help`` and argument
 errors answer without importing torch and open_clip.

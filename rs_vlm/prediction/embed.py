@@ -4,8 +4,8 @@ The file (NumPy ``.npz``, read with ``allow_pickle=False``) holds:
 
 * ``image_features`` ``float32 [N, D]`` and ``image_files`` ``str [N]``;
 * ``caption_features`` ``float32 [M, D]`` and ``captions`` ``str [M]``;
-* ``model`` and ``checkpoint`` (``''`` for random weights): what :func:`search` reloads to
-  encode a query.
+* ``model`` and ``checkpoint`` (an absolute path, ``''`` for random weights): what
+  :func:`search` reloads to encode a query, from any working directory.
 
 Every feature row is L2-normalised, so a dot product is the cosine similarity.
 """
@@ -67,6 +67,11 @@ class Embeddings:
     skipped: tuple[tuple[str, str], ...] = ()
 
 
+def _absolute(checkpoint: str | Path | None) -> str:
+    # stored resolved, so a search from another working directory finds the same file
+    return str(Path(checkpoint).resolve()) if checkpoint else ''
+
+
 def _empty(width: int) -> np.ndarray:
     return np.zeros((0, width), dtype=np.float32)
 
@@ -125,7 +130,7 @@ def embed_images(
         _empty(encoded.features.shape[1]),
         [],
         model_name,
-        str(checkpoint or ''),
+        _absolute(checkpoint),
         tuple(
             (name, reason) for name, (_, reason) in zip(skipped_names, encoded.skipped, strict=True)
         ),
@@ -172,7 +177,7 @@ def embed_captions(
         features.astype(np.float32),
         texts,
         model_name,
-        str(checkpoint or ''),
+        _absolute(checkpoint),
     )
 
 

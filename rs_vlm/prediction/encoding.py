@@ -1,6 +1,6 @@
 """Find image files and encode images and texts with a CLIP model into L2-normalised features.
 
-Images are decoded with :func:`rs_vlm.datasets.decoding.load_image` (so multi-band and 16-bit
+Images are decoded with :func:`rs_vlm.io.decoding.load_image` (so multi-band and 16-bit
 TIFFs get the same band choice and stretch as our datasets), turned into 8-bit PIL images and
 passed through the model's own open_clip ``preprocess``. For 8-bit RGB files that is exactly
 ``preprocess(Image.open(path).convert('RGB'))``, the way RemoteCLIP's and open_clip's examples
@@ -19,8 +19,8 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from rs_vlm.datasets.decoding import load_image
 from rs_vlm.errors import InputError
+from rs_vlm.io.decoding import load_image
 
 __all__ = [
     'IMAGE_SUFFIXES',

@@ -32,7 +32,7 @@ _CAPTION_COLUMN = 'title'
 def _datasets() -> dict[str, Any]:
     """Public name -> dataset class with ``classes`` / ``templates`` (imported when needed)."""
     from rs_vlm.datasets import ZERO_SHOT_DATASETS, UCMerced
-    from rs_vlm.datasets.synthetic_aerial import SyntheticAerial
+    from rs_vlm.synthetic.aerial import SyntheticAerial
 
     return {**ZERO_SHOT_DATASETS, 'UCMerced': UCMerced, 'SyntheticAerial': SyntheticAerial}
 

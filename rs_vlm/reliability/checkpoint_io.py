@@ -6,9 +6,13 @@ loads with whatever ``weights_only`` the caller passes. :class:`AtomicCheckpoint
 straight into a temporary file beside the target (no second in-memory copy), syncs it and
 renames it over the target (:func:`rs_vlm.atomic.atomic_path`), so a kill during a save leaves
 the previous checkpoint intact. Loads always use ``weights_only=True``: a checkpoint holding
-pickled code is refused with a :class:`~rs_vlm.errors.CheckpointError` naming the file.
+pickled code is refused with a :class:`~rs_vlm.errors.CheckpointError` naming the file. A full
+disk during a save is reported as ``ENOSPC`` with the checkpoint path, the previous checkpoint
+left in place; temporaries of killed runs are removed on the next save (only those of
+processes that no longer run, so two runs may share one checkpoint folder).
 """
 
+import errno
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -17,37 +21,13 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from rs_vlm.atomic import atomic_path
+from rs_vlm.atomic import atomic_path, remove_stale_temporaries
 from rs_vlm.errors import CheckpointError
 from rs_vlm.models.checkpoint import read_checkpoint
 
 __all__ = ['AtomicCheckpointIO', 'remove_stale_temporaries']
 
 logger = logging.getLogger('rs_vlm.reliability')
-
-
-def remove_stale_temporaries(target: str | Path) -> list[Path]:
-    """Delete temporary files that an interrupted atomic write of ``target`` left behind.
-
-    :func:`rs_vlm.atomic.atomic_path` names them ``.<name>.<random>.tmp`` beside the target; a
-    process killed mid-write cannot remove its own.
-
-    Args:
-        target: The final file name.
-
-    Returns:
-        The removed files.
-    """
-    target = Path(target)
-    if not target.parent.is_dir():
-        return []
-    removed = []
-    for stale in target.parent.glob(f'.{target.name}.*.tmp'):
-        stale.unlink(missing_ok=True)
-        removed.append(stale)
-    if removed:
-        logger.warning('removed %d unfinished temporary file(s) of %s', len(removed), target)
-    return removed
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -69,12 +49,17 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
         Raises:
             TypeError: If ``storage_options`` is given.
+            OSError: The file system refused the write (full disk: ``ENOSPC``, quota, read-only
+                folder); the message names the checkpoint, and the previous one is kept.
         """
         if storage_options is not None:
             raise TypeError(f'{type(self).__name__} does not take storage_options')
         remove_stale_temporaries(path)
-        with atomic_path(path) as tmp:
-            torch.save(checkpoint, tmp)
+        try:
+            with atomic_path(path) as tmp:
+                torch.save(checkpoint, tmp)
+        except (OSError, RuntimeError) as error:
+            raise _save_error(error, Path(path)) from error
 
     def load_checkpoint(
         self,
@@ -101,3 +86,25 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 path, f'holds a {type(checkpoint).__name__}, expected a Lightning checkpoint dict'
             )
         return checkpoint
+
+
+_FULL = {errno.ENOSPC: 'ENOSPC', errno.EDQUOT: 'EDQUOT', errno.EFBIG: 'EFBIG'}
+
+
+def _save_error(error: BaseException, path: Path) -> BaseException:
+    """A clear ``OSError`` for a failed save (torch reports a full disk as a RuntimeError)."""
+    code = getattr(error, 'errno', None)
+    text = str(error)
+    if code is None and ('No space left' in text or 'file write failed' in text):
+        code = errno.ENOSPC
+    if code in _FULL:
+        reason = f'{_FULL[code]}: No space left on device (or quota exceeded)'
+    elif isinstance(error, OSError):
+        reason = error.strerror or text
+    else:
+        return error
+    message = (
+        f'{reason} while saving the checkpoint; the previous checkpoint under this name is '
+        f'unchanged. Free space in {path.parent} or set another dirpath'
+    )
+    return OSError(code or errno.EIO, message, str(path))

@@ -6,6 +6,7 @@ from rs_vlm.conversion import (
     ISAID_PALETTE,
     ISPRS_CLASSES,
     ISPRS_PALETTE,
+    NAMED_MASK_FORMATS,
     boxes_to_captions,
     colour_mask_to_index,
     mask_to_boxes,
@@ -167,3 +168,27 @@ def test_real_eolearn_land_cover_mask(real_fixtures):
         # every box edge row/column touches its component's class
         assert window[0].any() and window[-1].any()
         assert window[:, 0].any() and window[:, -1].any()
+
+
+@pytest.mark.parametrize(
+    ('preset', 'kept'),
+    [
+        # RemoteCLIP Table I (SEG-4): Potsdam 4, Vaihingen 4, iSAID 15, LoveDA 6 classes; the
+        # paper's figure names the 4 ISPRS ones: tree, building, low vegetation, car.
+        ('potsdam', {'tree', 'building', 'low vegetation', 'car'}),
+        ('vaihingen', {'tree', 'building', 'low vegetation', 'car'}),
+        ('isprs', {'tree', 'building', 'low vegetation', 'car'}),
+        ('isaid', 15),
+        ('loveda', {'building', 'road', 'water', 'barren', 'forest', 'agriculture'}),
+    ],
+)
+def test_named_formats_keep_the_classes_of_table_one(preset: str, kept: set[str] | int) -> None:
+    palette, names, ignore = NAMED_MASK_FORMATS[preset]
+    # one 2x2 patch of every class id, separated by a column of the first id
+    index = np.zeros((2, 3 * len(names)), np.uint8)
+    for class_id in range(len(names)):
+        index[:, 3 * class_id + 1 : 3 * class_id + 3] = class_id
+    mask = np.array(palette, np.uint8)[index] if palette is not None else index
+    _, labels = mask_to_boxes(mask, palette=palette, class_names=names, ignore_index=ignore)
+    found = set(labels)
+    assert (len(found) if isinstance(kept, int) else found) == kept

@@ -13,8 +13,8 @@ from rs_vlm.datasets import (
     SydneyCaptions,
     UCMCaptions,
 )
-from rs_vlm.datasets.download import ArchiveError, MissingDatasetError, file_md5
 from rs_vlm.errors import CorpusError
+from rs_vlm.io.download import ArchiveError, MissingDatasetError, file_md5
 
 
 def _distinct_lines(path: Path) -> int:

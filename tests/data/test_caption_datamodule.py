@@ -6,6 +6,11 @@ import pytest
 import torch
 
 from rs_vlm.datamodules import CLIP_MEAN, CLIP_STD, CaptionDataModule
+from rs_vlm.datamodules.augmentation import (
+    RandomResizedCrop,
+    clip_mean_std,
+    clip_train_augmentation,
+)
 from rs_vlm.datasets import CaptionCSVDataset
 
 
@@ -45,7 +50,9 @@ def test_training_flip_and_rotation_are_dihedral(caption_csv: Path) -> None:
     datamodule = CaptionDataModule(train_csv=caption_csv, image_size=8, batch_size=6)
     image = torch.rand(6, 3, 8, 8) * 255
     aug = datamodule.train_aug
-    aug[0].p = 0.0  # disable the crop: flips and quarter turns must permute pixels exactly
+    # the crop is drawn in the corpus over the whole image, so the batched pipeline has none:
+    # flips and quarter turns must permute pixels exactly
+    assert not any(isinstance(step, RandomResizedCrop) for step in aug)
     out = aug({'image': image})['image']
     mean = torch.tensor(CLIP_MEAN).view(3, 1, 1) * 255
     std = torch.tensor(CLIP_STD).view(3, 1, 1) * 255
@@ -81,8 +88,8 @@ def test_unknown_tokenizer_name_is_refused(caption_csv: Path) -> None:
 @pytest.mark.parametrize('size', [224, 37])
 def test_uint8_crop_matches_kornia_float_crop(size: int) -> None:
     """The uint8 fast path uses kornia's boxes and equals its float result to 1 grey level."""
-    datamodule_aug = CaptionDataModule(image_size=size).train_aug
-    crop = datamodule_aug[0]
+    crop = clip_train_augmentation(size, *clip_mean_std())[0]
+    assert isinstance(crop, RandomResizedCrop)
     gen = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (6, 3, 64, 80), generator=gen, dtype=torch.uint8)
     params = crop.forward_parameters(images.shape)
@@ -100,13 +107,13 @@ def test_uint8_crop_matches_kornia_float_crop(size: int) -> None:
     assert (first.float() - second).abs().max() <= 1.0 + 1e-3
 
 
-def test_uint8_and_float_batches_give_the_same_training_images(caption_csv: Path) -> None:
-    datamodule = CaptionDataModule(train_csv=caption_csv, image_size=32, batch_size=4)
+def test_uint8_and_float_batches_give_the_same_training_images() -> None:
+    train_aug = clip_train_augmentation(32, *clip_mean_std())  # with the batched crop
     images = torch.randint(0, 256, (4, 3, 48, 48), dtype=torch.uint8)
     torch.manual_seed(3)
-    from_uint8 = datamodule.train_aug({'image': images})['image']
+    from_uint8 = train_aug({'image': images})['image']
     torch.manual_seed(3)
-    from_float = datamodule.train_aug({'image': images.float()})['image']
+    from_float = train_aug({'image': images.float()})['image']
     assert from_uint8.dtype == from_float.dtype == torch.float32
     one_level = 1 / (255 * min(CLIP_STD))
     assert (from_uint8 - from_float).abs().max() <= one_level + 1e-4

@@ -8,7 +8,8 @@ import yaml
 
 from rs_vlm.cli import main as rs_vlm_main
 from rs_vlm.datamodules import CaptionMixtureDataModule
-from rs_vlm.datasets import CaptionCSVDataset, WeightedMixtureSampler
+from rs_vlm.datasets import CaptionCSVDataset
+from rs_vlm.samplers import WeightedMixtureSampler
 
 
 def _csv(folder: Path, make_image, count: int, tag: str) -> Path:

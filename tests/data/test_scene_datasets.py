@@ -18,9 +18,9 @@ from rs_vlm.datasets import (
     PatternNet,
     UCMerced,
 )
-from rs_vlm.datasets.decoding import select_rgb_bands, stretch_to_uint8_range
 from rs_vlm.datasets.scene_dataset import paper_split
 from rs_vlm.errors import InputError
+from rs_vlm.io.decoding import select_rgb_bands, stretch_to_uint8_range
 
 
 def test_paper_split_per_class_sorted_last_20_percent() -> None:
@@ -51,7 +51,10 @@ def test_folder_dataset_labels_names_and_split(tmp_path: Path, make_image) -> No
         'bareLand': ['bareland_8.jpg', 'bareland_9.jpg'],
         'storage tanks': ['storagetanks_4.jpg', 'storagetanks_5.jpg'],
     }
-    assert len(test.classes) == 30 and test.templates[0] == 'a centered satellite photo of a {}.'
+    # classes lists the 3 classes present (in the release's order); the 27 others are missing
+    assert test.classes == ['airport', 'bareLand', 'storage tanks']
+    assert len(test.missing_classes) == 27 and len(test.all_classes) == 30
+    assert test.templates[0] == 'a centered satellite photo of a {}.'
     sample = test[0]
     assert sample['image'].shape == (3, 30, 40) and sample['label'].dtype == torch.long
     sized = AID(tmp_path, split='train', image_size=16)
@@ -64,15 +67,20 @@ def test_small_class_and_unknown_folder_policy(
     tmp_path: Path, make_image, caplog: pytest.LogCaptureFixture
 ) -> None:
     _scene_folder(tmp_path, make_image, {'Beach': 6, 'Airport': 3, 'Volcano': 5})
-    with pytest.raises(InputError, match=r'Volcano: folder with 5 images matches no aid class'):
+    with pytest.raises(
+        InputError, match=r"Volcano: folder 'Volcano' with 5 images matches no aid class"
+    ):
         AID(tmp_path)
     (tmp_path / 'AID' / 'Volcano').rename(tmp_path / 'AID' / 'Pond')
-    with pytest.raises(InputError, match=r'Airport: class has 3 images, expected at least 5'):
+    with pytest.raises(
+        InputError, match=r"Airport: class 'airport' has 3 images, expected at least 5"
+    ):
         AID(tmp_path)
     with caplog.at_level(logging.WARNING, logger='rs_vlm.datasets'):
         dataset = AID(tmp_path, split='all', on_error='skip')
     assert dataset.num_skipped == 1
     assert sorted({dataset.classes[t] for t in dataset.targets}) == ['beach', 'pond']
+    assert dataset.classes == ['beach', 'pond'] and 'airport' in dataset.missing_classes
 
 
 def test_rsscn7_aliases_and_whurs19_camel_case(tmp_path: Path, make_image) -> None:
@@ -154,17 +162,20 @@ def test_torchgeo_fake_eurosat_as_rgb(real_fixtures: Path, tmp_path: Path) -> No
     with rasterio.open(path) as source:
         bands = source.read()
     assert bands.shape[0] == 13 and bands.dtype == np.uint16
-    # independent computation: bands B04, B03, B02 are 0-based 3, 2, 1 in torchgeo's order
+    # independent computation: bands B04, B03, B02 are 0-based 3, 2, 1 in torchgeo's order,
+    # shown as reflectance (DN / 10,000) x 2.5 (Sentinel Hub true colour), the same for all
     order = ('B01', 'B02', 'B03', 'B04', 'B05', 'B06', 'B07', 'B08', 'B09', 'B10', 'B11', 'B12')
     order += ('B8A',)
     rgb = [order.index(band) for band in ('B04', 'B03', 'B02')]
-    expected = []
-    for band in bands[rgb].astype(np.float64):
-        low, high = np.percentile(band, 2), np.percentile(band, 98)
-        expected.append(np.clip((band - low) / (high - low) * 255, 0, 255))
+    expected = np.clip(bands[rgb].astype(np.float64) / 10_000 * 2.5 * 255, 0, 255)
     image = dataset[dataset.files.index(path)]['image']
     assert image.shape == (3, 64, 64)
-    assert np.allclose(image.numpy(), np.stack(expected), atol=1e-2)
+    assert np.allclose(image.numpy(), expected, atol=1e-2)
+    assert dataset.input_kind == 'sentinel2-13band'
+    # one fixed scaling: a tile with every value doubled is twice as bright, not the same
+    doubled = select_rgb_bands(np.minimum(bands.astype(np.uint32) * 2, 65535).astype(np.uint16))
+    unclipped = expected < 127
+    assert np.allclose(doubled[unclipped], 2 * expected[unclipped], atol=1e-2)
 
 
 def test_band_choice_for_other_inputs(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from rs_vlm.callbacks import (
     ZeroShotCallback,
 )
 from rs_vlm.callbacks.metrics_table import chance_metrics, retrieval_chance
-from rs_vlm.datasets.synthetic_aerial import SyntheticAerial
+from rs_vlm.synthetic.aerial import SyntheticAerial
 
 
 def monte_carlo_retrieval(

@@ -79,6 +79,9 @@ def test_evaluate_runs_what_is_present_and_reports_the_rest(tmp_path, checkpoint
     six = [retrieval[k] for k in retrieval if k != 'mean_recall']
     assert retrieval['mean_recall'] == pytest.approx(sum(six) / 6)
     assert set(report['zero-shot']['AID']['ours']) == {'top1', 'top5'}
+    # 3 of AID's 30 class folders are present: the other 27 are neither scored nor hidden
+    (note,) = report['zero-shot']['AID']['notes']
+    assert note.startswith('27 of 30 classes missing, not scored: dense residential, park')
     zero_shot = report['zero-shot']['AID']['ours']
     assert 0 <= zero_shot['top1'] <= zero_shot['top5'] <= 100
     assert set(report['few-shot']['AID']['ours']) == {'1-shot', '2-shot'}
@@ -170,3 +173,26 @@ def test_compare_and_markdown():
     )  # fmt: skip
     assert '| AID | top1 | 60.00 | 62.41 | -2.41 |' in text
     assert '| AID | top5 | 90.00 | - | - |' in text
+
+
+@pytest.mark.slow
+def test_evaluate_skip_reports_missing_classes(tmp_path, checkpoint):
+    # MLRSNet with one release folder misspelt: 'skip' drops its class, the report says so
+    root = tmp_path / 'data' / 'mlrsnet' / 'Images'
+    for c, folder in enumerate(['airplane', 'swimmimg_pool', 'swiming_pool']):
+        for i in range(5):
+            save_png(root / folder / f'{folder}_{i}.jpg', 400 + 10 * c + i)
+    out = tmp_path / 'report'
+    args = ['evaluate', '--model', 'rs-vit-tiny', '--checkpoint', str(checkpoint),
+            '--data-root', str(tmp_path / 'data'), '--output', str(out), '--suite', 'zero-shot',
+            '--batch-size', '4', '--no-tensorboard']  # fmt: skip
+    assert rs_vlm_main(args) == 1  # default 'raise': the dataset is an error naming the folder
+    errors = json.loads((out / 'report.json').read_text())['errors']
+    (message,) = [e['message'] for e in errors if e['dataset'] == 'MLRSNet']
+    assert 'swiming_pool' in message and "closest class names: ['swimming pool'" in message
+    assert rs_vlm_main([*args, '--on-error', 'skip']) == 0
+    entry = json.loads((out / 'report.json').read_text())['zero-shot']['MLRSNet']
+    assert entry['notes'][0].startswith('44 of 46 classes missing')
+    assert entry['notes'][1] == 'folders matching no class, skipped: Images/swiming_pool'
+    # 2 classes scored (airplane, swimming pool): top-5 covers both
+    assert entry['ours']['top5'] == 100.0

@@ -54,7 +54,7 @@ def test_offline_pretrained_tag_in_fit_is_one_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
     assert len(err) == 1, err
-    assert err[0].startswith('rs-vlm fit: RN50-quickgelu pretrained=')
+    assert err[0].startswith('rs-vlm fit: error: RN50-quickgelu pretrained=')
     assert 'HF_HUB_OFFLINE is set' in err[0] and 'hf download timm/resnet50_clip.openai' in err[0]
     assert elapsed < 10  # parsing the config included; no download retries
 

@@ -1,6 +1,7 @@
 """Lightning callbacks that tests load by class path into ``rs-vlm fit`` subprocesses.
 
-``KillAtStep`` SIGKILLs its own process (no cleanup, no ``finally``) in the middle of a step;
+``KillAtStep`` SIGKILLs its own process (no cleanup, no ``finally``) in the middle of a step,
+``TermAtStep`` sends it SIGTERM (pre-emption);
 ``RecordBatches`` appends what each step consumed (source files, learning rate) to a JSONL file,
 flushed per line so the record survives the kill.
 """
@@ -53,3 +54,20 @@ class RecordBatches(Callback):
         with open(self.path, 'a', encoding='utf-8') as handle:
             handle.write(json.dumps(record) + '\n')
             handle.flush()
+
+
+class TermAtStep(Callback):
+    """Send SIGTERM to the own process during global step ``step`` (as a scheduler pre-empts).
+
+    Args:
+        step: The 0-based global step in which the signal arrives.
+    """
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_before_optimizer_step(
+        self, trainer: Trainer, pl_module: LightningModule, optimizer: Any
+    ) -> None:
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)

@@ -13,11 +13,11 @@ from corpus_helpers import write_caption_corpus
 from rs_vlm.datamodules.resumable_loader import ResumableDataLoader
 from rs_vlm.datasets.bad_input import collate_skipping_bad
 from rs_vlm.datasets.caption_csv import CaptionCSVDataset
-from rs_vlm.datasets.download import ArchiveError, safe_extract
-from rs_vlm.datasets.samplers import EpochRandomSampler
 from rs_vlm.datasets.webdataset_shards import WebDatasetShards
-from rs_vlm.datasets.webdataset_writer import write_shards
 from rs_vlm.errors import CorpusError
+from rs_vlm.io.download import ArchiveError, safe_extract
+from rs_vlm.io.webdataset_writer import write_shards
+from rs_vlm.samplers.epoch_random import EpochRandomSampler
 
 UNSAFE_NAMES = ['/etc/evil.txt', '../evil.txt', 'data/../../evil.txt', 'C:/evil.txt']
 

@@ -5,6 +5,7 @@ Faults injected: SIGKILL of a process while it is half-way through an atomic wri
 thrown by the serialiser half-way through writing a checkpoint, an export and a corpus file.
 """
 
+import errno
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from rs_vlm.atomic import STALE_AFTER_S, is_stale_temporary, owner_tag
 from rs_vlm.conversion import CorpusWriter
 from rs_vlm.models import create_clip, read_state_dict
 from rs_vlm.models.export import export_checkpoint
@@ -126,10 +128,73 @@ def test_corpus_writer_error_mid_write_keeps_previous(tmp_path: Path) -> None:
     assert _temporaries(output) == []
 
 
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, '-c', 'pass'])
+    process.wait()
+    return process.pid
+
+
 def test_remove_stale_temporaries_only_touches_that_target(tmp_path: Path) -> None:
-    (tmp_path / '.last.ckpt.abc.tmp').write_bytes(b'x')
-    (tmp_path / '.other.ckpt.abc.tmp').write_bytes(b'y')
+    host = owner_tag().rsplit('-', 1)[0]
+    dead = f'{host}-{_dead_pid()}'
+    (tmp_path / f'.last.ckpt.{dead}.abc.tmp').write_bytes(b'x')
+    (tmp_path / f'.other.ckpt.{dead}.abc.tmp').write_bytes(b'y')
     (tmp_path / 'last.ckpt').write_bytes(b'z')
     removed = remove_stale_temporaries(tmp_path / 'last.ckpt')
-    assert [path.name for path in removed] == ['.last.ckpt.abc.tmp']
-    assert sorted(path.name for path in tmp_path.iterdir()) == ['.other.ckpt.abc.tmp', 'last.ckpt']
+    assert [path.name for path in removed] == [f'.last.ckpt.{dead}.abc.tmp']
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        f'.other.ckpt.{dead}.abc.tmp',
+        'last.ckpt',
+    ]
+
+
+def test_a_running_writers_temporary_is_kept(tmp_path: Path) -> None:
+    """Two runs sharing a checkpoint folder: one's save must not delete the other's temporary."""
+    sleeper = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])
+    try:
+        host = owner_tag().rsplit('-', 1)[0]
+        alive = tmp_path / f'.last.ckpt.{host}-{sleeper.pid}.abc.tmp'
+        alive.write_bytes(b'half-written by another run')
+        dead = tmp_path / f'.last.ckpt.{host}-{_dead_pid()}.def.tmp'
+        dead.write_bytes(b'left by a killed run')
+        AtomicCheckpointIO().save_checkpoint({'step': torch.tensor(3)}, tmp_path / 'last.ckpt')
+        assert alive.read_bytes() == b'half-written by another run'
+        assert not dead.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_temporaries_of_other_hosts_or_untagged_wait_a_day(tmp_path: Path) -> None:
+    remote = tmp_path / '.last.ckpt.otherhost-1.abc.tmp'
+    untagged = tmp_path / '.last.ckpt.xyz.tmp'
+    for path in (remote, untagged):
+        path.write_bytes(b'x')
+    now = remote.stat().st_mtime
+    for path in (remote, untagged):
+        assert not is_stale_temporary(path, 'last.ckpt', now=now + STALE_AFTER_S - 60)
+        assert is_stale_temporary(path, 'last.ckpt', now=now + STALE_AFTER_S + 60)
+
+
+def test_full_disk_during_checkpoint_save_names_enospc_and_path(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """torch reports a full disk as a RuntimeError from its zip writer; we say ENOSPC."""
+    target = tmp_path / 'last.ckpt'
+    AtomicCheckpointIO().save_checkpoint({'step': torch.tensor(1)}, target)
+    before = target.read_bytes()
+
+    def full_disk(obj: object, path: object, *args: object, **kwargs: object) -> None:
+        Path(str(path)).write_bytes(b'PK')
+        raise RuntimeError(
+            '[enforce fail at inline_container.cc:664] . PytorchStreamWriter '
+            'failed writing file data/0: file write failed'
+        )
+
+    monkeypatch.setattr(torch, 'save', full_disk)
+    with pytest.raises(OSError) as caught:
+        AtomicCheckpointIO().save_checkpoint({'step': torch.tensor(2)}, target)
+    assert caught.value.errno == errno.ENOSPC
+    assert 'ENOSPC' in str(caught.value) and str(target) in str(caught.value)
+    assert target.read_bytes() == before
+    assert _temporaries(target) == []

@@ -10,9 +10,9 @@ import torch
 from torch.utils.data import ConcatDataset
 
 from rs_vlm.conversion import mask_to_boxes
-from rs_vlm.datasets.synthetic_aerial import SyntheticAerial
-from rs_vlm.datasets.synthetic_shapes import OBJECT_CLASSES
 from rs_vlm.evaluation.counting import find_count
+from rs_vlm.synthetic.aerial import SyntheticAerial
+from rs_vlm.synthetic.shapes import OBJECT_CLASSES
 
 matplotlib.use('agg')
 

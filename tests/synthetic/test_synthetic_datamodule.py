@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from rs_vlm.datamodules.augmentation import CLIP_MEAN, CLIP_STD
-from rs_vlm.datamodules.synthetic_aerial import SyntheticAerialDataModule
-from rs_vlm.datasets.synthetic_aerial import SyntheticAerial
+from rs_vlm.synthetic.aerial import SyntheticAerial
+from rs_vlm.synthetic.datamodule import SyntheticAerialDataModule
 
 # The datamodule is a torchgeo NonGeoDataModule.
 pytestmark = pytest.mark.torchgeo

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from rs_vlm.conversion import mask_to_boxes
-from rs_vlm.datasets.synthetic_render import MAX_COUNT, SCENE_TYPES, render_scene
-from rs_vlm.datasets.synthetic_shapes import OBJECT_CLASSES
+from rs_vlm.synthetic.render import MAX_COUNT, SCENE_TYPES, render_scene
+from rs_vlm.synthetic.shapes import OBJECT_CLASSES
 
 SCENES = range(len(SCENE_TYPES))
 

@@ -1,5 +1,7 @@
 """Each checkpoint layout loads (files made here in the exact key layouts); bad ones fail."""
 
+import json
+import warnings
 from pathlib import Path
 
 import open_clip
@@ -8,6 +10,7 @@ import torch
 
 from rs_vlm.errors import CheckpointError
 from rs_vlm.models import guess_architecture, load_model, read_state_dict
+from rs_vlm.models.factory import MODEL_CONFIG_DIR, quickgelu_twin, register_model_config
 from rs_vlm.modules import RemoteCLIPModule
 
 
@@ -112,8 +115,9 @@ def test_guess_architecture_from_shapes(name: str, expected: str) -> None:
     with torch.device('meta'):
         state_dict = open_clip.create_model(name, device='meta').state_dict()
     guesses = guess_architecture(state_dict)
-    assert guesses[0] == expected
-    assert set(guesses) <= {expected, f'{expected}-quickgelu'}
+    # OpenAI-initialised weights were trained with QuickGELU: that variant is the first hint
+    assert guesses[0] == f'{expected}-quickgelu'
+    assert set(guesses) == {expected, f'{expected}-quickgelu'}
 
 
 def test_pickled_object_is_refused(tmp_path: Path, reference: torch.nn.Module) -> None:
@@ -157,3 +161,34 @@ def test_unknown_model_name_and_tag() -> None:
         load_model('ViT-Q-99')
     with pytest.raises(CheckpointError, match='not an open_clip pretrained tag'):
         RemoteCLIPModule('rs-vit-tiny', pretrained='no-such-file-or-tag.pt')
+
+
+@pytest.mark.parametrize('name', ['RN50', 'ViT-B-32', 'ViT-L-14'])
+def test_openai_family_names_have_a_quickgelu_twin(name: str) -> None:
+    assert quickgelu_twin(name) == f'{name}-quickgelu'
+    assert quickgelu_twin(f'{name}-quickgelu') is None
+    assert quickgelu_twin('rs-vit-tiny') is None  # no QuickGELU variant exists
+
+
+def test_plain_name_with_release_file_warns_with_the_quickgelu_name(
+    tmp_path: Path, reference: torch.nn.Module
+) -> None:
+    # A tiny GELU / QuickGELU pair registered the way open_clip ships RN50 / RN50-quickgelu.
+    config = json.loads((MODEL_CONFIG_DIR / 'rs-vit-tiny.json').read_text())
+    register_model_config('rs-gelu-pair', config)
+    register_model_config('rs-gelu-pair-quickgelu', {**config, 'quick_gelu': True})
+    path = tmp_path / 'RemoteCLIP-release.pt'
+    torch.save(reference.state_dict(), path)
+    with pytest.warns(UserWarning, match=r"use 'rs-gelu-pair-quickgelu'") as record:
+        plain, _, _ = load_model('rs-gelu-pair', path)
+    assert str(path) in str(record[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        quick, _, _ = load_model('rs-gelu-pair-quickgelu', path)
+        forced, _, _ = load_model('rs-gelu-pair', path, force_quick_gelu=True)
+        load_model('rs-gelu-pair', None)  # random weights: nothing to warn about
+    image = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        # why it matters: same weights, different activation, different embeddings
+        assert not torch.allclose(plain.encode_image(image), quick.encode_image(image))
+        torch.testing.assert_close(forced.encode_image(image), quick.encode_image(image))

@@ -109,6 +109,9 @@ def test_paper_configs_parse_with_the_recipe(
     assert model['max_steps'] is None  # the LR schedule follows trainer.max_steps
     assert printed['trainer']['precision'] == '16-mixed'
     assert data['image_size'] == 224
+    # ITRA's AdamW (itra/training/main.py): betas (0.9, 0.999), eps 1e-8, for every backbone
+    assert (tuple(model['betas']), model['eps']) == ((0.9, 0.999), 1e-8)
+    assert model['weight_decay'] == 0.05  # ITRA's --weight_decay default
     if 'fsdp' in config:
         strategy = printed['trainer']['strategy']
         assert strategy['class_path'] == 'rs_vlm.models.CLIPFSDPStrategy'

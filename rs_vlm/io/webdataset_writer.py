@@ -3,8 +3,10 @@
 Each sample ``<key>`` (a 9-digit running number) becomes ``<key>.<image suffix>`` (the image
 file's original bytes), ``<key>.txt`` (its captions, one a line) and ``<key>.json``
 (``{"captions": [...], "source": "<original path>"}``). Shards and ``index.json`` (sample
-offsets and captions for random access) are written atomically: an interrupted run leaves
-no half-written file under a final name, and re-running completes.
+offsets and captions for random access) are written into a hidden staging folder that then
+replaces the output folder as a whole (:func:`rs_vlm.atomic.atomic_folder`): a run killed at
+any point leaves the previous shard set, index included, exactly as it was, and never a mix of
+old and new shards.
 
 Example::
 
@@ -20,17 +22,16 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from rs_vlm.atomic import atomic_path, atomic_write
+from rs_vlm.atomic import atomic_folder
 from rs_vlm.console import CommandParser
 from rs_vlm.datasets.caption_corpus import CaptionCorpus
 from rs_vlm.datasets.caption_csv import CaptionCSVDataset
-from rs_vlm.datasets.caption_files import (
-    JSONLCaptionDataset,
-    KarpathyCaptionDataset,
-    PrecompCaptionDataset,
-)
+from rs_vlm.datasets.caption_jsonl import JSONLCaptionDataset
+from rs_vlm.datasets.caption_karpathy import KarpathyCaptionDataset
+from rs_vlm.datasets.caption_precomp import PrecompCaptionDataset
 from rs_vlm.datasets.webdataset_shards import INDEX_NAME, ShardSample
-from rs_vlm.errors import InputError
+from rs_vlm.errors import InputError, OutputPathError
+from rs_vlm.output_paths import check_output_paths
 
 __all__ = ['main', 'open_corpus', 'write_shards']
 
@@ -95,20 +96,22 @@ def write_shards(
 
     Raises:
         ValueError: Bad ``samples_per_shard`` or ``prefix``.
+        OutputPathError: ``output`` is a file, or a folder holding other files than a shard
+            set (it is replaced as a whole).
     """
     if samples_per_shard < 1:
         raise ValueError('samples_per_shard must be at least 1')
     if not prefix or not all(c.isalnum() or c in '-_' for c in prefix):
         raise ValueError(f'prefix must be letters, digits, "-" or "_", got {prefix!r}')
-    output.mkdir(parents=True, exist_ok=True)
+    _check_replaceable(output)
     shards: list[Path] = []
     index: list[ShardSample] = []
     now = time.time()
     total = len(corpus.image_paths)
-    for start in range(0, total, samples_per_shard):
-        shard = output / f'{prefix}-{start // samples_per_shard:06d}.tar'
-        with atomic_path(shard) as temporary:
-            with tarfile.open(temporary, 'w', format=tarfile.USTAR_FORMAT) as archive:
+    with atomic_folder(output) as staging:
+        for start in range(0, total, samples_per_shard):
+            shard = staging / f'{prefix}-{start // samples_per_shard:06d}.tar'
+            with tarfile.open(shard, 'w', format=tarfile.USTAR_FORMAT) as archive:
                 for number in range(start, min(start + samples_per_shard, total)):
                     path = corpus.image_paths[number]
                     captions = corpus.image_captions[number]
@@ -125,10 +128,30 @@ def write_shards(
                     _add_bytes(archive, f'{key}.txt', '\n'.join(captions).encode(), now)
                     document = {'captions': captions, 'source': str(path)}
                     _add_bytes(archive, f'{key}.json', json.dumps(document).encode(), now)
-        shards.append(shard)
-    with atomic_write(output / INDEX_NAME) as handle:
-        json.dump({'samples': index, 'shards': [s.name for s in shards]}, handle)
+            shards.append(output / shard.name)
+        with open(staging / INDEX_NAME, 'w', encoding='utf-8') as handle:
+            json.dump({'samples': index, 'shards': [s.name for s in shards]}, handle)
     return shards
+
+
+def _check_replaceable(output: Path) -> None:
+    """Refuse to replace a folder that holds anything but a shard set (it is replaced whole)."""
+    if not output.exists():
+        return
+    if not output.is_dir():
+        raise OutputPathError(output, '--output is a file; expected a folder for the shards')
+    others = sorted(
+        entry.name
+        for entry in output.iterdir()
+        if not (entry.is_file() and (entry.suffix == '.tar' or entry.name == INDEX_NAME))
+    )
+    if others:
+        shown = ', '.join(others[:5]) + (f' and {len(others) - 5} more' if len(others) > 5 else '')
+        raise OutputPathError(
+            output,
+            f'--output holds other files than tar shards and {INDEX_NAME} ({shown}); the '
+            'folder is replaced as a whole, so choose an empty or new folder',
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -154,6 +177,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
     try:
+        check_output_paths(
+            {'--output': args.output},
+            {
+                'corpus': args.corpus,
+                '--image-dir': args.image_dir or args.corpus.parent,
+                '--filenames': args.filenames,
+            },
+            replaced=['--output'],
+        )
         corpus = open_corpus(
             args.corpus,
             image_dir=args.image_dir,

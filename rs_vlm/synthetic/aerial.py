@@ -12,9 +12,8 @@ from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 
 from rs_vlm.conversion import B2CConfig, boxes_to_captions, mask_to_boxes, pluralise
-
-from .synthetic_render import MAX_COUNT, SCENE_TYPES, RenderedScene, render_scene
-from .synthetic_shapes import OBJECT_CLASSES
+from rs_vlm.synthetic.render import MAX_COUNT, SCENE_TYPES, RenderedScene, render_scene
+from rs_vlm.synthetic.shapes import OBJECT_CLASSES
 
 __all__ = ['SyntheticAerial']
 
@@ -78,7 +77,7 @@ class SyntheticAerial(NonGeoDataset):
 
     * ``'caption'``: ``{'image', 'caption'[, 'text']}``, one of the image's five captions, drawn
       from ``(seed, epoch, index)``; keys may be ``index`` or ``(index, epoch)`` (as
-      :class:`~rs_vlm.datasets.samplers.EpochRandomSampler` yields). ``text`` holds the tokens
+      :class:`~rs_vlm.samplers.epoch_random.EpochRandomSampler` yields). ``text`` holds the tokens
       when a ``tokenizer`` is given. :meth:`captions_of` gives all five.
     * ``'retrieval'``: ``{'image', 'index'}``; ``captions`` (five per image, in image order)
       and ``caption_to_image``.

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from .synthetic_ground import GROUND_PAINTERS
-from .synthetic_shapes import (
+from rs_vlm.synthetic.ground import GROUND_PAINTERS
+from rs_vlm.synthetic.shapes import (
     OBJECT_CLASSES,
     OBJECT_DRAWERS,
     Canvas,

@@ -4,8 +4,9 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
+from rs_vlm.datamodules.augmentation import clip_train_augmentation
 from rs_vlm.datamodules.caption import CaptionDataModule
-from rs_vlm.datasets.synthetic_aerial import SyntheticAerial
+from rs_vlm.synthetic.aerial import SyntheticAerial
 
 __all__ = ['SyntheticAerialDataModule']
 
@@ -64,6 +65,8 @@ class SyntheticAerialDataModule(CaptionDataModule):
             crop_scale=crop_scale,
             drop_last=drop_last,
         )
+        # Rendered images are square, so the batched crop covers the whole image.
+        self.train_aug = clip_train_augmentation(image_size, self.mean, self.std, crop_scale)
         self.render_size = max(32, image_size) if render_size is None else render_size
         self.lengths = {'train': train_length, 'val': val_length, 'test': test_length}
 
