@@ -17,7 +17,8 @@ matplotlib.use('Agg')
 
 from PIL import Image
 
-from rs_vlm.datasets import CaptionCSVDataset, SyntheticAerial
+from rs_vlm.datasets import CaptionCSVDataset
+from rs_vlm.synthetic import SyntheticAerial
 
 OUTPUT = Path(__file__).resolve().parents[1] / 'images' / 'caption_sample.png'
 
