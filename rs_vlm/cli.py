@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, str] = {
     'evaluate': 'rs_vlm.evaluation.cli:main',
     'export': 'rs_vlm.models.export:main',
     'models': 'rs_vlm.models.cli:main',
+    'prepare': 'rs_vlm.conversion.prepare:main',
     'shard': 'rs_vlm.io.webdataset_writer:main',
 }
 

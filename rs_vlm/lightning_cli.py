@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from jsonargparse import set_parsing_settings
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
@@ -26,6 +27,7 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from rs_vlm.datamodules.model_inputs import register_open_clip_resolver
 from rs_vlm.errors import CheckpointError, InputError
 from rs_vlm.models.checkpoint import read_checkpoint
 from rs_vlm.reliability.checkpoint_hparams import (
@@ -70,7 +72,14 @@ class RSVLMLightningCLI(LightningCLI):
         kwargs.setdefault('subclass_mode_model', True)
         kwargs.setdefault('subclass_mode_data', True)
         kwargs.setdefault('save_config_kwargs', {'overwrite': True})
-        kwargs.setdefault('parser_kwargs', {'parser_mode': 'omegaconf', 'prog': 'rs-vlm'})
+        # 'omegaconf+' resolves interpolations once, over the final config (files and command
+        # line together): an override such as --data.init_args.data_root=... reaches every
+        # ${data.init_args.data_root} in the file, and --print_config shows resolved values.
+        # Configs write absolute paths (${model.init_args.model_name}); jsonargparse turns them
+        # into the relative ones 'omegaconf+' needs below the subcommand's node.
+        kwargs.setdefault('parser_kwargs', {'parser_mode': 'omegaconf+', 'prog': 'rs-vlm'})
+        set_parsing_settings(omegaconf_absolute_to_relative_paths=True)
+        register_open_clip_resolver()
         kwargs.setdefault('parser_class', SuggestingArgumentParser)
         kwargs.setdefault(
             'trainer_defaults', {'callbacks': [SkippedInputCounter(), PreemptionCheckpoint()]}

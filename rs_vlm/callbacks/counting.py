@@ -5,8 +5,8 @@ from typing import Any
 from lightning.pytorch import LightningModule, Trainer
 from torch.utils.data import Dataset
 
-from rs_vlm.callbacks.encoding import EvaluationCallback
-from rs_vlm.evaluation.counting import CountingReport, score_counting
+from rs_vlm.callbacks.base import EvaluationCallback
+from rs_vlm.evaluation.counting import dataset_captions, score_counting
 
 __all__ = ['CountingCallback']
 
@@ -17,14 +17,14 @@ class CountingCallback(EvaluationCallback):
     Samples are ``{'image', 'caption', 'label'}`` with ``label`` the count 1..10; the caption's
     number is replaced by one..ten (``style='word'``) or 1..10 (``'digit'``) and the count whose
     caption is most similar to the image is the prediction (see
-    :func:`rs_vlm.evaluation.counting.score_counting`). Logged as ``val/<name>/top1`` ...
+    :func:`rs_vlm.evaluation.score_counting`). Logged as ``val/<name>/top1`` ...
     ``val/<name>/top10`` and ``val/<name>/skipped`` (captions without a number).
 
     Args:
         dataset: The RemoteCount dataset.
         name: Name in the logged keys.
         style: ``'word'`` or ``'digit'``.
-        **kwargs: Options of :class:`~rs_vlm.callbacks.encoding.EvaluationCallback`.
+        **kwargs: Options of :class:`~rs_vlm.callbacks.EvaluationCallback`.
     """
 
     def __init__(
@@ -40,28 +40,20 @@ class CountingCallback(EvaluationCallback):
         self.dataset = dataset
         self.name = name
         self.style = style
-        self.last_report: CountingReport | None = None
 
     def evaluate(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Encode images and caption variants, score and log."""
-        report = self.compute(trainer, pl_module)
+        encoder = self.encoder(trainer, pl_module)
+        images = encoder.images(self.dataset)
+        if images.labels is None:
+            raise ValueError(f'counting dataset {self.name!r}: samples have no label (count)')
+        report = score_counting(
+            images.features,
+            dataset_captions(self.dataset),
+            images.labels.cpu(),
+            encoder.texts,
+            style=self.style,
+        )
         values = {f'top{k + 1}': acc for k, acc in enumerate(report.topk)}
         values['skipped'] = float(len(report.skipped))
         self.log_metrics(pl_module, self.name, values)
-
-    def compute(self, trainer: Trainer, pl_module: LightningModule) -> CountingReport:
-        """Score the dataset; the report is also kept as ``last_report``."""
-        captions = getattr(self.dataset, 'captions', None)
-        if captions is None or len(captions) != len(self.dataset):  # type: ignore[arg-type]
-            captions = [str(self.dataset[i]['caption']) for i in range(len(self.dataset))]  # type: ignore[arg-type]
-        images, counts = self.encode_dataset_images(trainer, pl_module, self.dataset)
-        if counts is None:
-            raise ValueError(f'counting dataset {self.name!r}: samples have no label (count)')
-        self.last_report = score_counting(
-            images,
-            captions,
-            counts.cpu(),
-            lambda texts: self.encode_strings(trainer, pl_module, texts),
-            style=self.style,
-        )
-        return self.last_report

@@ -4,20 +4,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import Dataset
 
-from rs_vlm.callbacks.encoding import EvaluationCallback
-from rs_vlm.evaluation.knn import knn_accuracy
-from rs_vlm.evaluation.linear_probe import (
-    DEFAULT_SEARCH,
-    few_shot_accuracy,
-    linear_probe_accuracy,
-)
+from rs_vlm.callbacks.base import EvaluationCallback
+from rs_vlm.evaluation.linear_probe import DEFAULT_SEARCH
+from rs_vlm.evaluation.probes import PROBES, ProbeSettings, run_probes
 
-__all__ = ['PROBES', 'FeatureProbeCallback']
-
-#: Probe names accepted by ``probes``.
-PROBES = ('knn', 'linear', 'few-shot')
+__all__ = ['FeatureProbeCallback']
 
 
 class FeatureProbeCallback(EvaluationCallback):
@@ -25,11 +19,11 @@ class FeatureProbeCallback(EvaluationCallback):
 
     For each name in ``train_datasets`` (with the same name in ``test_datasets``) the image
     features of both splits are encoded (sharded over ranks, then gathered, so every rank runs
-    the same probes on the same features), and the probes of
-    :mod:`rs_vlm.evaluation.knn` / :mod:`rs_vlm.evaluation.linear_probe` run on them.
-    Logged as ``val/<name>/knn_top1``, ``val/<name>/linear_top1``,
-    ``val/<name>/few_shot_<k>_top1``. Probes cost far more than a validation epoch: set
-    ``every_n_epochs`` accordingly.
+    the same probes on the same features) and :func:`rs_vlm.evaluation.run_probes` runs on
+    them. Logged as ``val/<name>/knn_top1``, ``val/<name>/linear_top1``,
+    ``val/<name>/few_shot_<k>_top1``; a k larger than some class's number of training images
+    is not evaluable and not logged (a warning says why). Probes cost far more than a
+    validation epoch: set ``every_n_epochs`` accordingly.
 
     Args:
         train_datasets: Name -> training split (``{'image', 'label'}`` samples).
@@ -42,7 +36,7 @@ class FeatureProbeCallback(EvaluationCallback):
         linear_search: ``(lr, weight_decay)`` candidates chosen on a validation split of train.
         few_shot_shots: Shots per class.
         few_shot_seeds: Sampling seeds averaged over.
-        **kwargs: Options of :class:`~rs_vlm.callbacks.encoding.EvaluationCallback`.
+        **kwargs: Options of :class:`~rs_vlm.callbacks.EvaluationCallback`.
     """
 
     def __init__(
@@ -71,48 +65,35 @@ class FeatureProbeCallback(EvaluationCallback):
         self.train_datasets = dict(train_datasets)
         self.test_datasets = dict(test_datasets)
         self.probes = tuple(probes)
-        self.knn_k = knn_k
-        self.knn_temperature = knn_temperature
-        self.linear_epochs = linear_epochs
-        self.linear_search = [tuple(pair) for pair in linear_search]
-        self.few_shot_shots = tuple(few_shot_shots)
-        self.few_shot_seeds = tuple(few_shot_seeds)
+        self.settings = ProbeSettings(
+            knn_k=knn_k,
+            knn_temperature=knn_temperature,
+            linear_epochs=linear_epochs,
+            linear_search=[(float(lr), float(wd)) for lr, wd in linear_search],
+            few_shot_shots=tuple(few_shot_shots),
+            few_shot_seeds=tuple(few_shot_seeds),
+        )
 
     def evaluate(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Encode both splits of every dataset and log the probes' accuracies."""
-        for name in self.train_datasets:
-            self.log_metrics(pl_module, name, self.compute(trainer, pl_module, name))
-
-    def compute(self, trainer: Trainer, pl_module: LightningModule, name: str) -> dict[str, float]:
-        """Probe accuracies of one dataset."""
-        train, train_labels = self.encode_dataset_images(
-            trainer, pl_module, self.train_datasets[name], normalize=False
-        )
-        test, test_labels = self.encode_dataset_images(
-            trainer, pl_module, self.test_datasets[name], normalize=False
-        )
-        if train_labels is None or test_labels is None:
-            raise ValueError(f'feature-probe dataset {name!r}: samples have no label')
-        classes = getattr(self.train_datasets[name], 'classes', None)
-        num_classes = (
-            len(classes) if classes else int(max(train_labels.max(), test_labels.max())) + 1
-        )
-        results: dict[str, float] = {}
-        if 'knn' in self.probes:
-            results['knn_top1'] = knn_accuracy(
-                train, train_labels, test, test_labels, num_classes, self.knn_k,
-                self.knn_temperature,
+        encoder = self.encoder(trainer, pl_module)
+        for name, train_dataset in self.train_datasets.items():
+            train = encoder.images(train_dataset, normalize=False)
+            test = encoder.images(self.test_datasets[name], normalize=False)
+            if train.labels is None or test.labels is None:
+                raise ValueError(f'feature-probe dataset {name!r}: samples have no label')
+            results = run_probes(
+                train.features, train.labels, test.features, test.labels, self.probes,
+                self.settings, getattr(train_dataset, 'classes', None),
             )  # fmt: skip
-        if 'linear' in self.probes:
-            results['linear_top1'] = linear_probe_accuracy(
-                train, train_labels, test, test_labels, num_classes, self.linear_search,
-                epochs=self.linear_epochs,
-            ).accuracy  # fmt: skip
-        if 'few-shot' in self.probes:
-            lr, weight_decay = self.linear_search[0]
-            for result in few_shot_accuracy(
-                train, train_labels, test, test_labels, num_classes, self.few_shot_shots,
-                self.few_shot_seeds, lr, weight_decay, self.linear_epochs,
-            ):  # fmt: skip
-                results[f'few_shot_{result.shots}_top1'] = result.mean
-        return results
+            values: dict[str, float] = {}
+            if results.knn is not None:
+                values['knn_top1'] = results.knn
+            if results.linear is not None:
+                values['linear_top1'] = results.linear.accuracy
+            for few_shot in results.few_shot:
+                if few_shot.mean is None:
+                    rank_zero_warn(f'{name}: {few_shot.not_evaluable}')
+                else:
+                    values[f'few_shot_{few_shot.shots}_top1'] = few_shot.mean
+            self.log_metrics(pl_module, name, values)

@@ -141,6 +141,8 @@ class B2CConfig:
         'a remote sensing picture with no annotated objects',
         'there is no annotated object in this remote sensing picture',
         'no objects are marked in the picture',
+        'nothing is annotated in this remote sensing picture',
+        'the picture shows no annotated objects',
     )
     max_count_categories: int = 3
     numbers_as_words: bool = False
@@ -489,6 +491,26 @@ def boxes_to_captions_batch(
     count_templates = renderer.prepared('count_templates')
     by_count = itemgetter(1)
     empty = _empty_captions(config)
+    quantifiers = len(config.many_words)
+
+    def distinct(
+        captions: list[str],
+        templates: list[tuple[str, bool]],
+        items: list[tuple[int, int]],
+        many: int,
+        template: int,
+    ) -> None:
+        # The drawn template and quantifier, unless that repeats an earlier caption of the
+        # image: then the next template (and quantifier) that does not, if any.
+        text = render(templates, items, many, template)
+        if text in captions:
+            for step in range(1, len(templates) * quantifiers):
+                other = render(templates, items, many + step // len(templates), template + step)
+                if other not in captions:
+                    text = other
+                    break
+        captions.append(text)
+
     results: list[list[str]] = []
     for index in range(images):
         total_row = totals[index]
@@ -503,14 +525,19 @@ def boxes_to_captions_batch(
         edge = [(c, n - inside_row[c]) for c, n in enumerate(total_row) if n != inside_row[c]]
         centre.sort(key=by_count, reverse=True)
         edge.sort(key=by_count, reverse=True)
-        captions = [
-            render(centre_templates, centre, draws[0], draws[1])
-            if centre
-            else render(anywhere_templates, everything, draws[0], draws[1]),
-            render(edge_templates, edge, draws[2], draws[3])
-            if edge
-            else render(anywhere_templates, everything, draws[2], draws[3]),
-        ]
+        captions: list[str] = []
+        distinct(
+            captions,
+            *((centre_templates, centre) if centre else (anywhere_templates, everything)),
+            draws[0],
+            draws[1],
+        )
+        distinct(
+            captions,
+            *((edge_templates, edge) if edge else (anywhere_templates, everything)),
+            draws[2],
+            draws[3],
+        )
         categories = len(everything)
         most = min(categories, most_categories)
         for caption in range(3):
@@ -524,6 +551,6 @@ def boxes_to_captions_batch(
                     j = i + draws[base + 3 + i] % (categories - i)
                     chosen[i], chosen[j] = chosen[j], chosen[i]
                 items = [everything[i] for i in sorted(chosen[:size])]
-            captions.append(render(count_templates, items, draws[base], draws[base + 1]))
+            distinct(captions, count_templates, items, draws[base], draws[base + 1])
         results.append(captions)
     return results

@@ -17,7 +17,13 @@ import numpy as np
 from rs_vlm.errors import AnnotationError
 
 from .annotated_image import AnnotatedImage
-from .reader_utils import check_class, clip_boxes, parse_number
+from .reader_utils import (
+    check_class,
+    check_declared_size,
+    clip_boxes,
+    parse_number,
+    safe_image_name,
+)
 
 __all__ = ['read_coco']
 
@@ -69,6 +75,7 @@ def read_coco(
     images: str | Path | None = None,
     classes: Collection[str] | None = None,
     errors: list[AnnotationError] | None = None,
+    check_images: bool = True,
 ) -> Iterator[AnnotatedImage]:
     """Read a COCO JSON file; yield one record per image, in the file's image order.
 
@@ -78,6 +85,8 @@ def read_coco(
         classes: Strict class list: any other category name is an error.
         errors: When given, a malformed image or annotation entry is appended here and that
             image skipped, instead of raising.
+        check_images: Require each image file and check its declared size against the
+            header; False reads the JSON alone.
 
     Yields:
         One :class:`AnnotatedImage` per image entry.
@@ -102,6 +111,13 @@ def read_coco(
         name = _field(category, 'name', path, key)
         if not isinstance(name, str):
             raise AnnotationError(path, f'expected a string, got {name!r}', key=f'{key}.name')
+        if category_id in names:
+            # A second entry would silently rename every object of the first.
+            raise AnnotationError(
+                path,
+                f'duplicate category id {category_id} (already {names[category_id]!r})',
+                key=f'{key}.id',
+            )
         names[category_id] = check_class(name, classes, path, key=f'{key}.name')
 
     entries: dict[int, tuple[str, int, int]] = {}
@@ -113,6 +129,7 @@ def read_coco(
             file_name = _field(image, 'file_name', path, key)
             if not isinstance(file_name, str) or not file_name:
                 raise AnnotationError(path, 'expected a file name', key=f'{key}.file_name')
+            safe_image_name(file_name, path, key=f'{key}.file_name')
             width = _integer(_field(image, 'width', path, key), path, f'{key}.width')
             height = _integer(_field(image, 'height', path, key), path, f'{key}.height')
             if width <= 0 or height <= 0:
@@ -158,6 +175,14 @@ def read_coco(
         if image_id in bad:
             continue
         file_name, width, height = entries[image_id]
+        if check_images:
+            try:
+                check_declared_size(
+                    folder / file_name, width, height, path, key=f'images[id={image_id}]'
+                )
+            except AnnotationError as error:
+                fail(error)
+                continue
         kept, kept_labels, _, dropped = clip_boxes(
             np.asarray(boxes[image_id], dtype=np.float64).reshape(-1, 4),
             labels[image_id],

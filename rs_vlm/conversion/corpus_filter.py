@@ -42,9 +42,12 @@ def _rows(path: Path) -> Iterator[tuple[int, str, str | list[str]]]:
                 entry = json.loads(line)
             except (json.JSONDecodeError, RecursionError) as error:
                 raise CorpusError(path, f'malformed JSON: {error}', line=number) from None
-            if not isinstance(entry, dict) or not isinstance(entry.get('filepath'), str):
-                raise CorpusError(path, 'expected an object with a "filepath" string', line=number)
-            yield number, entry['filepath'], line
+            key = 'filepath' if isinstance(entry, dict) and 'filepath' in entry else 'filename'
+            if not isinstance(entry, dict) or not isinstance(entry.get(key), str):
+                raise CorpusError(
+                    path, 'expected an object with a "filepath" (or "filename") string', line=number
+                )
+            yield number, entry[key], line
         return
     delimiter = '\t' if path.suffix.lower() == '.tsv' else ','
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)

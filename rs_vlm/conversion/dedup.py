@@ -52,6 +52,16 @@ def phash(image: Image.Image | str | Path, hash_size: int = 8, highfreq_factor: 
         The hash bits, row-major, first bit most significant.
     """
     if isinstance(image, str | Path):
+        if Path(image).suffix.lower() in ('.tif', '.tiff'):
+            # GeoTIFFs (multi-band, 16-bit) decode as the datasets decode them: rasterio,
+            # the same band choice and stretch.
+            from rs_vlm.io.decoding import load_image
+
+            try:
+                pixels = load_image(image).permute(1, 2, 0).round().byte().numpy()
+            except RuntimeError as error:  # rasterio errors surface as such
+                raise OSError(str(error)) from None
+            return phash(Image.fromarray(pixels), hash_size, highfreq_factor)
         with Image.open(image) as opened:
             return phash(opened, hash_size, highfreq_factor)
     side = hash_size * highfreq_factor

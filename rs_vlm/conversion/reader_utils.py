@@ -16,16 +16,26 @@ from rs_vlm.errors import AnnotationError
 
 __all__ = [
     'IMAGE_SUFFIXES',
+    'ImageNotFoundError',
     'check_class',
+    'check_declared_size',
     'clip_boxes',
     'find_image',
     'image_size',
     'parse_number',
     'read_lines',
+    'safe_image_name',
 ]
 
 #: Image suffixes tried, in order, when an annotation names only the image stem.
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
+
+#: Read through rasterio, as the datasets decode them (multi-band GeoTIFFs Pillow cannot open).
+_TIFF_SUFFIXES = ('.tif', '.tiff')
+
+
+class ImageNotFoundError(AnnotationError):
+    """The image an annotation names does not exist (counted apart from unreadable images)."""
 
 
 def read_lines(path: str | Path) -> list[str]:
@@ -78,8 +88,14 @@ def check_class(
     Raises:
         AnnotationError: If the label is empty or not in ``classes``.
     """
-    if not label:
-        raise AnnotationError(path, 'empty class name', line=line, key=key)
+    if not label or not any(character.isalnum() for character in label):
+        # A name without letters or digits renders as "lots of s" in a caption.
+        raise AnnotationError(
+            path,
+            f'class name {label!r} has no letters or digits; expected a name such as "ship"',
+            line=line,
+            key=key,
+        )
     if classes is not None and label not in classes:
         raise AnnotationError(
             path,
@@ -107,7 +123,53 @@ def find_image(folder: Path, name: str, path: str | Path) -> Path:
             other = candidate.with_suffix(variant)
             if other.is_file():
                 return other
-    raise AnnotationError(path, f'image {name!r} not found in {folder}')
+    raise ImageNotFoundError(path, f'image {name!r} not found in {folder}')
+
+
+def safe_image_name(name: str, path: str | Path, *, key: str | None = None) -> str:
+    """Return an annotation's image name if it stays inside the image folder.
+
+    Raises:
+        AnnotationError: (naming the annotation ``path`` and ``key``) for an empty name, an
+            absolute path or a ``..`` component: such entries would point the corpus at files
+            outside the dataset (``/etc/passwd``).
+    """
+    parts = name.replace('\\', '/').split('/')
+    if (
+        not name.strip()
+        or name.startswith(('/', '\\'))
+        or Path(name).is_absolute()
+        or ('..' in parts)
+        or ':' in parts[0]
+    ):
+        raise AnnotationError(
+            path,
+            f'image name {name!r} must be a relative path inside the image folder '
+            '(no absolute path, drive or "..")',
+            key=key,
+        )
+    return name
+
+
+def check_declared_size(
+    image: Path, width: int, height: int, path: str | Path, *, key: str | None = None
+) -> None:
+    """Check that an annotation's declared image size matches the image file's header.
+
+    Raises:
+        ImageNotFoundError: If the image does not exist.
+        AnnotationError: If the sizes differ (boxes would be clipped to the wrong frame) or
+            the image cannot be read.
+    """
+    if not image.is_file():
+        raise ImageNotFoundError(path, f'image {image} not found', key=key)
+    actual = image_size(image, path)
+    if actual != (width, height):
+        raise AnnotationError(
+            path,
+            f'declares the image as {width}x{height} but {image} is {actual[0]}x{actual[1]}',
+            key=key,
+        )
 
 
 def image_size(image: str | Path, annotation: str | Path | None = None) -> tuple[int, int]:
@@ -116,6 +178,8 @@ def image_size(image: str | Path, annotation: str | Path | None = None) -> tuple
     Raises:
         AnnotationError: If the image cannot be opened (names the image and the annotation).
     """
+    if Path(image).suffix.lower() in _TIFF_SUFFIXES:
+        return _raster_size(Path(image), annotation)
     saved = Image.MAX_IMAGE_PIXELS
     try:
         # Large scenes (DOTA reaches 20,000 px a side) trip Pillow's decompression-bomb guard,
@@ -125,11 +189,34 @@ def image_size(image: str | Path, annotation: str | Path | None = None) -> tuple
             warnings.simplefilter('ignore')
             with Image.open(image) as opened:
                 width, height = opened.size
+    except FileNotFoundError:
+        where = f' (for {annotation})' if annotation else ''
+        raise ImageNotFoundError(image, f'image not found{where}') from None
     except (OSError, ValueError, SyntaxError) as error:
         where = f' (for {annotation})' if annotation else ''
         raise AnnotationError(image, f'cannot read image{where}: {error}') from None
     finally:
         Image.MAX_IMAGE_PIXELS = saved
+    if width <= 0 or height <= 0:
+        raise AnnotationError(image, f'image has size {width}x{height}')
+    return int(width), int(height)
+
+
+def _raster_size(image: Path, annotation: str | Path | None) -> tuple[int, int]:
+    """Width and height of a GeoTIFF from its header via rasterio, as the datasets read it."""
+    import rasterio  # imported here: only TIFF inputs need it
+    from rasterio.errors import RasterioIOError
+
+    where = f' (for {annotation})' if annotation else ''
+    if not image.is_file():
+        raise ImageNotFoundError(image, f'image not found{where}')
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # NotGeoreferencedWarning for plain TIFFs
+            with rasterio.open(image) as dataset:
+                width, height = dataset.width, dataset.height
+    except (RasterioIOError, OSError, ValueError) as error:
+        raise AnnotationError(image, f'cannot read image{where}: {error}') from None
     if width <= 0 or height <= 0:
         raise AnnotationError(image, f'image has size {width}x{height}')
     return int(width), int(height)

@@ -10,15 +10,16 @@ One XML file per image. Supported object forms:
   ``mbox_cx, mbox_cy, mbox_w, mbox_h, mbox_ang`` (radians); class ``ship`` (HRSC's fine
   ``Class_ID`` codes are not names).
 
-The image size comes from ``<size>`` (``Img_SizeWidth``/``Img_SizeHeight`` for HRSC) and is read
-from the image when absent or zero. Oriented boxes become horizontal by the min/max of their
-corners, clipped to the image. XML has no useful line numbers here, so errors name the element
-path (``key``), e.g. ``object[3]/bndbox/xmax``.
+The image must exist; its size comes from ``<size>`` (``Img_SizeWidth``/``Img_SizeHeight`` for
+HRSC), checked against the image's header, and is read from the image when absent or zero.
+Oriented boxes become horizontal by the min/max of their corners, clipped to the image. XML has
+no useful line numbers here, so errors name the element path (``key``), e.g.
+``object[3]/bndbox/xmax``.
 """
 
 import math
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,15 @@ import numpy as np
 from rs_vlm.errors import AnnotationError
 
 from .annotated_image import AnnotatedImage, corners_to_boxes
-from .reader_utils import check_class, clip_boxes, find_image, image_size, parse_number
+from .reader_utils import (
+    check_class,
+    check_declared_size,
+    clip_boxes,
+    find_image,
+    image_size,
+    parse_number,
+    safe_image_name,
+)
 
 __all__ = ['read_voc', 'rotated_box_corners']
 
@@ -162,18 +171,22 @@ def _voc_objects(
 def read_voc(
     path: str | Path,
     *,
-    images: str | Path | None = None,
+    images: str | Path | Sequence[str | Path] | None = None,
     classes: Collection[str] | None = None,
     skip_difficult: bool = False,
+    check_image: bool = True,
 ) -> AnnotatedImage:
     """Read one VOC-style XML annotation (VOC, DIOR HBB/OBB, RSOD, HRRSD, LEVIR, HRSC2016).
 
     Args:
         path: The XML file.
-        images: Folder of the images; default: the XML's folder, or ``../JPEGImages`` (VOC
-            layout), whichever holds the image; only needed when the XML lacks the size.
+        images: Folder of the images, or several searched in order (DIOR's
+            ``JPEGImages-trainval`` and ``JPEGImages-test``); default: the XML's folder, or
+            ``../JPEGImages`` (VOC layout), whichever holds the image.
         classes: Strict class list: any other class is an error.
         skip_difficult: Drop objects marked ``difficult`` (counted in ``dropped``).
+        check_image: Require the image file and check the declared ``<size>`` against its
+            header; False reads the annotation alone (the size must then be declared).
 
     Returns:
         The image with horizontal boxes; ``oriented`` holds the corners ``[N, 4, 2]`` when any
@@ -181,8 +194,9 @@ def read_voc(
 
     Raises:
         AnnotationError: For unreadable/malformed XML, missing or non-numeric fields (naming the
-            element path), an unknown class with ``classes``, or a missing image when the size
-            is not in the file.
+            element path), an unknown class with ``classes``, an image name outside the image
+            folder (absolute or ``..``), a declared size that differs from the image's, or
+            (:class:`~.reader_utils.ImageNotFoundError`) a missing image.
     """
     path = Path(path)
     root = _parse(path)
@@ -202,16 +216,24 @@ def read_voc(
         height = _optional_number(size, 'height', path, 'size')
         name_element = root.find('filename')
         name = name_element.text.strip() if name_element is not None and name_element.text else ''
-    name = name or path.stem
-    folders = (
-        [Path(images)] if images is not None else [path.parent, path.parent.parent / 'JPEGImages']
-    )
+    name = safe_image_name(name or path.stem, path, key='filename')
+    if images is None:
+        folders = [path.parent, path.parent.parent / 'JPEGImages']
+    elif isinstance(images, str | Path):
+        folders = [Path(images)]
+    else:
+        folders = [Path(folder) for folder in images]
     folder = next((f for f in folders if (f / name).is_file()), folders[0])
-    if width == 0 or height == 0:
+    if not check_image:
+        image = folder / name
+        if width == 0 or height == 0:
+            raise AnnotationError(path, 'no <size> and check_image=False: the size is unknown')
+    elif width == 0 or height == 0:
         image = find_image(folder, name, path)
         width, height = image_size(image, path)
     else:
-        image = folder / name
+        image = find_image(folder, name, path)
+        check_declared_size(image, width, height, path, key='size')
     quads = np.asarray(corners, dtype=np.float64).reshape(-1, 4, 2)
     # Horizontal boxes as annotated (corner 0 and 2), so a reversed box stays degenerate;
     # oriented ones by the min/max of their corners.

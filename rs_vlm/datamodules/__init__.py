@@ -5,6 +5,7 @@ from typing import Any
 from rs_vlm.datamodules.augmentation import CLIP_MEAN, CLIP_STD
 from rs_vlm.datamodules.caption import CaptionDataModule
 from rs_vlm.datamodules.caption_mixture import CaptionMixtureDataModule
+from rs_vlm.datamodules.prepared_mixture import PreparedMixtureDataModule
 from rs_vlm.datamodules.remote_count import RemoteCountDataModule
 from rs_vlm.datamodules.scene import (
     AIDDataModule,
@@ -34,6 +35,7 @@ __all__ = [
     'MLRSNetDataModule',
     'OPTIMAL31DataModule',
     'PatternNetDataModule',
+    'PreparedMixtureDataModule',
     'RESISC45DataModule',
     'RSC11DataModule',
     'RSICB128DataModule',

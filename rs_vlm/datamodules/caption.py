@@ -18,6 +18,8 @@ from rs_vlm.datamodules.augmentation import (
     clip_train_augmentation,
 )
 from rs_vlm.datamodules.augmentation_seed import batch_position, seeded_rng
+from rs_vlm.datamodules.corpus_files import open_caption_corpus
+from rs_vlm.datamodules.model_inputs import model_input_size
 from rs_vlm.datamodules.resumable_loader import ResumableDataLoader
 from rs_vlm.datamodules.tokenizers import get_tokenizer
 from rs_vlm.datasets.bad_input import OnError, collate_skipping_bad
@@ -56,7 +58,7 @@ def apply_image_augmentation(
 
 
 class CaptionDataModule(NonGeoDataModule):
-    """Image-caption batches for CLIP training from open_clip-style CSV/TSV files.
+    """Image-caption batches for CLIP training from corpus files (CSV, TSV or JSONL).
 
     Batches after ``on_after_batch_transfer``: ``{'image': normalised float [B, 3, H, W],
     'text': Long [B, L], 'caption': list[str]}``. Training images get the paper's augmentation
@@ -67,21 +69,24 @@ class CaptionDataModule(NonGeoDataModule):
     from the workers and to copy to the GPU. ``on_after_batch_transfer`` makes them float.
 
     Args:
-        train_csv: Training CSV/TSV (``filepath``, ``title``; paths relative to its folder).
-        val_csv: Validation CSV/TSV.
-        test_csv: Test CSV/TSV.
-        image_size: Side of the square model input.
+        train_csv: Training corpus: ``.csv``/``.tsv`` (``filepath``, ``title``; paths
+            relative to its folder or absolute) or ``.jsonl`` (``filepath`` or ``filename``,
+            ``captions``), read by suffix.
+        val_csv: Validation corpus.
+        test_csv: Test corpus.
+        image_size: Side of the square model input; None: the image size of the
+            ``tokenizer`` model's open_clip config.
         batch_size: Batch size.
         num_workers: DataLoader workers.
         tokenizer: open_clip model name whose tokenizer encodes captions.
-        context_length: Token sequence length.
+        context_length: Token sequence length; None: the model config's.
         seed: Seed of the per-epoch order and caption choice.
         on_error: ``'raise'`` or ``'skip'`` (count and log) for bad rows and images.
         crop_scale: Area range of the training random resized crop.
         drop_last: Drop the last incomplete training batch (kept when the set is smaller
             than one batch).
-        image_key: Image path column.
-        caption_key: Caption column.
+        image_key: Image path column (JSONL: key; ``filename`` is read too).
+        caption_key: Caption column (CSV/TSV only).
     """
 
     mean = _MEAN
@@ -92,11 +97,11 @@ class CaptionDataModule(NonGeoDataModule):
         train_csv: str | Path | None = None,
         val_csv: str | Path | None = None,
         test_csv: str | Path | None = None,
-        image_size: int = 224,
+        image_size: int | None = None,
         batch_size: int = 64,
         num_workers: int = 0,
         tokenizer: str = 'ViT-B-32',
-        context_length: int = 77,
+        context_length: int | None = None,
         seed: int = 0,
         on_error: OnError = 'raise',
         crop_scale: tuple[float, float] = (0.9, 1.0),
@@ -106,6 +111,10 @@ class CaptionDataModule(NonGeoDataModule):
     ) -> None:
         super().__init__(CaptionCSVDataset, batch_size, num_workers)
         self.csv_files = {'train': train_csv, 'val': val_csv, 'test': test_csv}
+        if image_size is None or context_length is None:
+            model_size, model_context = model_input_size(tokenizer)
+            image_size = model_size if image_size is None else image_size
+            context_length = model_context if context_length is None else context_length
         self.image_size = image_size
         self.tokenizer_name = tokenizer
         self.context_length = context_length
@@ -151,13 +160,14 @@ class CaptionDataModule(NonGeoDataModule):
         path = self.csv_files.get(split)
         if path is None:
             return None
-        dataset = CaptionCSVDataset(
+        jsonl = Path(path).suffix.lower() == '.jsonl'
+        dataset = open_caption_corpus(
             path,
             mode='train',
             image_size=self.image_size,
-            tokenizer=self.tokenizer,  # type: ignore[arg-type]
-            image_key=self.image_key,
-            caption_key=self.caption_key,
+            tokenizer=self.tokenizer,
+            image_key=None if jsonl and self.image_key == 'filepath' else self.image_key,
+            caption_key=None if jsonl else self.caption_key,
             seed=self.seed,
             on_error=self.on_error,
         )

@@ -35,11 +35,11 @@ class CaptionMixtureDataModule(CaptionDataModule):
         weights: Relative sampling weight per training corpus (None: by size); a mapping
             when ``train`` is one.
         samples_per_epoch: Images per training epoch (None: the total size).
-        image_size: Side of the square model input.
+        image_size: Side of the square model input (None: the ``tokenizer`` model's).
         batch_size: Batch size.
         num_workers: DataLoader workers.
         tokenizer: open_clip model name whose tokenizer encodes captions.
-        context_length: Token sequence length.
+        context_length: Token sequence length (None: the model's).
         seed: Seed of the per-epoch draw and caption choice.
         on_error: Kept for the signature of :class:`CaptionDataModule`; each corpus has its own.
         crop_scale: Area range of the training random resized crop.
@@ -52,11 +52,11 @@ class CaptionMixtureDataModule(CaptionDataModule):
         val: Mapping[str, CaptionCorpus] | None = None,
         weights: Mapping[str, float] | Sequence[float] | None = None,
         samples_per_epoch: int | None = None,
-        image_size: int = 224,
+        image_size: int | None = None,
         batch_size: int = 64,
         num_workers: int = 0,
         tokenizer: str = 'ViT-B-32',
-        context_length: int = 77,
+        context_length: int | None = None,
         seed: int = 0,
         on_error: OnError = 'raise',
         crop_scale: tuple[float, float] = (0.9, 1.0),

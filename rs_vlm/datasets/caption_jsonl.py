@@ -11,7 +11,9 @@ __all__ = ['JSONLCaptionDataset']
 
 
 class JSONLCaptionDataset(ListedCaptionDataset):
-    """Caption corpus from JSON Lines (``{"filename": ..., "captions": [...]}`` per line).
+    """Caption corpus from JSON Lines (``{"filepath": ..., "captions": [...]}`` per line).
+
+    ``filepath`` is what ``rs-vlm convert --jsonl`` writes; ``filename`` is read too.
 
     Args:
         path: The ``.jsonl`` file.
@@ -20,7 +22,7 @@ class JSONLCaptionDataset(ListedCaptionDataset):
         image_size: Shorter-side resize + centre crop; None keeps the decoded size.
         tokenizer: open_clip tokenizer for ``text``.
         transforms: Applied to each sample last.
-        image_key: Key of the image file name.
+        image_key: Key of the image path (None: ``filepath``, else ``filename``).
         captions_key: Key of the caption list.
         seed: Seed of the per-epoch caption choice.
         on_error: ``'raise'`` or ``'skip'``.
@@ -36,7 +38,7 @@ class JSONLCaptionDataset(ListedCaptionDataset):
         image_size: int | None = 224,
         tokenizer: Tokenizer | None = None,
         transforms: SampleTransform | None = None,
-        image_key: str = 'filename',
+        image_key: str | None = None,
         captions_key: str = 'captions',
         seed: int = 0,
         on_error: OnError = 'raise',

@@ -196,7 +196,7 @@ def read_karpathy_json(
 def read_jsonl(
     path: str | Path,
     policy: BadInputPolicy,
-    image_key: str = 'filename',
+    image_key: str | None = None,
     captions_key: str = 'captions',
 ) -> CorpusListing:
     """Read JSON Lines: one object per line with an image name and a list of captions.
@@ -204,7 +204,8 @@ def read_jsonl(
     Args:
         path: The ``.jsonl`` file.
         policy: Bad-input policy.
-        image_key: Key of the image file name.
+        image_key: Key of the image file name; None reads ``filepath`` (what ``rs-vlm
+            convert`` writes) or else ``filename``.
         captions_key: Key of the captions (a list of strings, or one string).
 
     Returns:
@@ -225,8 +226,12 @@ def read_jsonl(
         except json.JSONDecodeError as error:
             policy.handle(path, f'not valid JSON: {error.msg}', line=number, cause=error)
             continue
-        if not isinstance(entry, dict) or not isinstance(entry.get(image_key), str):
-            policy.handle(path, f'expected an object with a {image_key!r} string', line=number)
+        key = image_key
+        if key is None:
+            key = 'filepath' if isinstance(entry, dict) and 'filepath' in entry else 'filename'
+        if not isinstance(entry, dict) or not isinstance(entry.get(key), str):
+            expected = repr(key) if image_key is not None else "'filepath' (or 'filename')"
+            policy.handle(path, f'expected an object with a {expected} string', line=number)
             continue
         raw_captions = entry.get(captions_key)
         if isinstance(raw_captions, str):
@@ -241,7 +246,7 @@ def read_jsonl(
         if not kept:
             policy.handle(path, 'no usable caption', line=number, key=captions_key)
             continue
-        names.append(entry[image_key])
+        names.append(entry[key])
         grouped.append(kept)
         lines.append(number)
     return names, grouped, lines

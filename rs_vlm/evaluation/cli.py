@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--few-shot-shots', type=_int_list, default=[1, 4, 8, 16, 32])
     parser.add_argument('--few-shot-seeds', type=_int_list, default=[0, 1, 2, 3, 4])
     parser.add_argument(
+        '--normalise-prompts',
+        action='store_true',
+        help='zero-shot classifier of open_clip (normalise each prompt embedding before '
+        "averaging) instead of ITRA's (average the raw embeddings), which the paper used",
+    )
+    parser.add_argument(
         '--on-error',
         choices=('raise', 'skip'),
         default='raise',
@@ -121,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         few_shot_shots=args.few_shot_shots,
         few_shot_seeds=args.few_shot_seeds,
         tensorboard=not args.no_tensorboard,
+        normalise_prompts=args.normalise_prompts,
         on_error=args.on_error,
     )
     results = run_evaluation(

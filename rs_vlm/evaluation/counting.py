@@ -8,6 +8,7 @@ similar to the image. A caption without a number cannot be scored: it is skipped
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -18,6 +19,7 @@ __all__ = [
     'NUMBER_WORDS',
     'CountingReport',
     'count_caption_variants',
+    'dataset_captions',
     'find_count',
     'score_counting',
 ]
@@ -30,6 +32,21 @@ _NUMBER = re.compile(
     r'\b(' + '|'.join(NUMBER_WORDS) + r'|10|[1-9])\b',
     flags=re.IGNORECASE,
 )
+
+
+def dataset_captions(dataset: Any) -> list[str]:
+    """One caption per sample: the dataset's ``captions`` list, else each sample's ``caption``.
+
+    Args:
+        dataset: A counting dataset (:class:`~rs_vlm.datasets.RemoteCount` has ``captions``).
+
+    Returns:
+        The captions in dataset order.
+    """
+    captions = getattr(dataset, 'captions', None)
+    if captions is not None and len(captions) == len(dataset):
+        return [str(caption) for caption in captions]
+    return [str(dataset[i]['caption']) for i in range(len(dataset))]
 
 
 def find_count(caption: str) -> tuple[int, int, int] | None:

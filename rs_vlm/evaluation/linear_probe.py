@@ -52,17 +52,23 @@ class LinearProbeResult:
 class FewShotResult:
     """Few-shot accuracy over seeds for one number of shots.
 
+    When some class has fewer training images than ``shots``, the setting is not evaluable:
+    ``mean`` and ``std`` are None, ``accuracies`` is empty and ``not_evaluable`` says why
+    (a k-shot number trained on fewer than k images of a class would be mislabelled).
+
     Attributes:
         shots: Examples per class.
-        mean: Mean test accuracy in percent.
-        std: Standard deviation over seeds.
+        mean: Mean test accuracy in percent, or None when not evaluable.
+        std: Standard deviation over seeds, or None when not evaluable.
         accuracies: One accuracy per seed.
+        not_evaluable: The reason when the setting could not be evaluated, else None.
     """
 
     shots: int
-    mean: float
-    std: float
+    mean: float | None
+    std: float | None
     accuracies: list[float]
+    not_evaluable: str | None = None
 
 
 def train_logistic_regression(
@@ -221,6 +227,7 @@ def few_shot_accuracy(
     lr: float = 0.8,
     weight_decay: float = 4e-5,
     epochs: int = 1000,
+    class_names: Sequence[str] | None = None,
 ) -> list[FewShotResult]:
     """Few-shot logistic regression, averaged over sampling seeds.
 
@@ -238,12 +245,28 @@ def few_shot_accuracy(
         lr: SGD learning rate.
         weight_decay: Weight decay.
         epochs: Full-batch epochs.
+        class_names: Names of the classes, for the not-evaluable reason.
 
     Returns:
-        One :class:`FewShotResult` per entry of ``shots``.
+        One :class:`FewShotResult` per entry of ``shots``; a ``shots`` larger than the smallest
+        class's number of training images is reported as not evaluable, with the reason.
     """
+    # classes the data holds (a class absent from both splits does not limit k)
+    train_cpu, test_cpu = train_labels.long().cpu(), test_labels.long().cpu()
+    present = torch.cat([train_cpu, test_cpu]).unique()
+    per_class = torch.bincount(train_cpu, minlength=num_classes)[present]
+    smallest = int(present[per_class.argmin()]) if len(present) else 0
+    fewest = int(per_class.min()) if len(present) else 0
+    label = repr(class_names[smallest]) if class_names else str(smallest)
     results = []
     for n_shots in shots:
+        if len(present) and fewest < n_shots:
+            reason = (
+                f'{n_shots}-shot needs {n_shots} training images per class; class {label} '
+                f'has {fewest}'
+            )
+            results.append(FewShotResult(n_shots, None, None, [], reason))
+            continue
         accuracies = []
         for seed in seeds:
             chosen = sample_few_shot(train_labels, n_shots, seed).to(train_features.device)

@@ -13,12 +13,13 @@ A missing folder is a reported skip; a dataset that fails to load or evaluate (w
 folders, unreadable files) is a reported error; the rest of the suite still runs. A checkpoint
 that does not fit the architecture is reported as an error and nothing else runs.
 
-The runner encodes with the same code as the training callbacks (one process), so offline and
-in-training numbers agree.
+The runner calls the Lightning-free core directly (:class:`~rs_vlm.evaluation.Encoder` with
+the model's own open_clip ``preprocess``, then the protocol functions), the same code the
+training callbacks run, so offline and in-training numbers agree.
 """
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,17 +27,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
-from torch import Tensor, nn
+from torch import Tensor
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
-from rs_vlm.callbacks import (
-    CountingCallback,
-    FeatureProbeCallback,
-    RetrievalCallback,
-    ZeroShotCallback,
-)
+from rs_vlm.evaluation.counting import dataset_captions, score_counting
+from rs_vlm.evaluation.encoding import Encoder
 from rs_vlm.evaluation.linear_probe import DEFAULT_SEARCH
 from rs_vlm.evaluation.paper_numbers import (
     PAPER_FEW_SHOT,
@@ -52,9 +48,12 @@ from rs_vlm.evaluation.plots import (
     retrieval_examples_figure,
     save_figure,
 )
+from rs_vlm.evaluation.probes import ProbeSettings, run_probes
 from rs_vlm.evaluation.report import SUITES, compare, write_report
+from rs_vlm.evaluation.zero_shot import build_zero_shot_classifier, zero_shot_accuracy
+from rs_vlm.metrics.functional.retrieval import retrieval_hit_rates
 
-__all__ = ['EvaluationOptions', 'ModelAdapter', 'run_evaluation']
+__all__ = ['EvaluationOptions', 'run_evaluation']
 
 logger = logging.getLogger('rs_vlm.evaluation')
 
@@ -82,6 +81,8 @@ class EvaluationOptions:
         count_styles: RemoteCount caption styles (``word``, ``digit``).
         examples: Retrieval example images per dataset in the plot.
         tensorboard: Also log scalars and figures to ``<output>/tensorboard``.
+        normalise_prompts: Zero-shot classifier of open_clip (normalise each prompt embedding)
+            instead of ITRA's (average the raw embeddings), which the paper used.
         on_error: Scene datasets' policy for folders matching no class (and unreadable
             images): ``'raise'`` makes the dataset an error, ``'skip'`` leaves them out and
             the report notes the missing classes.
@@ -99,42 +100,19 @@ class EvaluationOptions:
     count_styles: Sequence[str] = ('word', 'digit')
     examples: int = 4
     tensorboard: bool = True
+    normalise_prompts: bool = False
     on_error: str = 'raise'
 
-
-class ModelAdapter(nn.Module):
-    """Gives an open_clip model the module contract the callbacks use.
-
-    Args:
-        model: open_clip ``CLIP`` / ``CustomTextCLIP``.
-        tokenizer: Its tokenizer.
-    """
-
-    def __init__(self, model: nn.Module, tokenizer: Callable[[list[str]], Tensor]) -> None:
-        super().__init__()
-        self.model = model
-        self.tokenizer = tokenizer
-
-    @property
-    def device(self) -> torch.device:
-        """Where the parameters live."""
-        return next(self.model.parameters()).device
-
-    def encode_images(self, images: Tensor) -> Tensor:
-        """L2-normalised image features."""
-        return F.normalize(self.model.encode_image(images), dim=-1)
-
-    def encode_texts(self, tokens: Tensor) -> Tensor:
-        """L2-normalised text features."""
-        return F.normalize(self.model.encode_text(tokens), dim=-1)
-
-
-@dataclass
-class _SingleProcess:
-    """What the callbacks' encoders read from a trainer, for one process."""
-
-    global_rank: int = 0
-    world_size: int = 1
+    def probe_settings(self) -> ProbeSettings:
+        """The probes' share of the options."""
+        return ProbeSettings(
+            knn_k=self.knn_k,
+            knn_temperature=self.knn_temperature,
+            linear_epochs=self.linear_epochs,
+            linear_search=self.linear_search,
+            few_shot_shots=self.few_shot_shots,
+            few_shot_seeds=self.few_shot_seeds,
+        )
 
 
 @dataclass
@@ -142,7 +120,7 @@ class _Run:
     output: Path
     backbone: str | None
     options: EvaluationOptions
-    adapter: ModelAdapter
+    encoder: Encoder
     results: dict[str, Any]
 
     def error(self, suite: str, dataset: str, error: BaseException) -> None:
@@ -172,11 +150,10 @@ def _scene_datasets() -> dict[str, Any]:
 
 
 def _thumbnail(image: Tensor) -> np.ndarray:
-    return image.clamp(0, 255).byte().permute(1, 2, 0).cpu().numpy()
+    return torch.as_tensor(image).float().clamp(0, 255).byte().permute(1, 2, 0).cpu().numpy()
 
 
 def _run_retrieval(run: _Run, data_root: Path) -> None:
-    local, options = _SingleProcess(), run.options
     for name, (folder, class_name) in RETRIEVAL_FOLDERS.items():
         root = data_root / folder
         if not root.is_dir():
@@ -184,18 +161,17 @@ def _run_retrieval(run: _Run, data_root: Path) -> None:
             continue
         try:
             dataset = _dataset_class(class_name)(root, split='test', image_size=None)
-            callback = RetrievalCallback(
-                {name: dataset}, batch_size=options.batch_size, num_workers=options.num_workers
-            )
-            ours = callback.compute(local, run.adapter, dataset, name)  # type: ignore[arg-type]
+            images = run.encoder.images(dataset).features
+            texts = run.encoder.texts(list(dataset.captions))
+            recalls = retrieval_hit_rates(images, texts, dataset.caption_to_image)
+            ours = {key: float(value) for key, value in recalls.items()}
         except Exception as error:  # one dataset's failure must not stop the suite
             run.error('retrieval', name, error)
             continue
         paper = PAPER_RETRIEVAL.get(run.backbone or '', {}).get(name)
         run.results['retrieval'][name] = compare(ours, paper)
-        images, texts = callback.last_outputs[name]
-        shown = list(range(min(options.examples, len(images))))
-        top = (images[shown] @ texts.T).topk(min(3, len(texts)), dim=1).indices
+        shown = list(range(min(run.options.examples, len(images))))
+        top = (images[shown] @ texts.T).topk(min(3, len(texts)), dim=1).indices.cpu()
         mapping = list(dataset.caption_to_image)
         retrieved = [
             [(dataset.captions[j], mapping[j] == i) for j in top[row].tolist()]
@@ -221,24 +197,32 @@ def _scene(run: _Run, suite: str, name: str, cls: Any, data_root: Path, split: s
 
 
 def _run_zero_shot(run: _Run, data_root: Path) -> None:
-    local, options = _SingleProcess(), run.options
     for name, cls in _scene_datasets().items():
         dataset = _scene(run, 'zero-shot', name, cls, data_root, 'test')
         if dataset is None:
             continue
         try:
-            callback = ZeroShotCallback(
-                {name: dataset}, batch_size=options.batch_size, num_workers=options.num_workers
+            classifier = build_zero_shot_classifier(
+                lambda texts: run.encoder.texts(texts, normalize=False),
+                list(dataset.classes),
+                list(dataset.templates),
+                normalise_prompts=run.options.normalise_prompts,
             )
-            ours = callback.compute(local, run.adapter, name, dataset)  # type: ignore[arg-type]
+            images = run.encoder.images(dataset)
+            if images.labels is None:
+                raise ValueError(f'zero-shot dataset {name!r}: samples have no label')
+            result = zero_shot_accuracy(images.features, images.labels, classifier, name=name)
         except Exception as error:
             run.error('zero-shot', name, error)
             continue
         paper = PAPER_ZERO_SHOT.get(run.backbone or '', {}).get(name)
-        run.results['zero-shot'][name] = compare(ours, {'top1': paper} if paper else None)
+        run.results['zero-shot'][name] = compare(
+            result.accuracies, {'top1': paper} if paper else None
+        )
         _note_missing_classes(run.results['zero-shot'][name], dataset)
-        logits, labels = callback.last_outputs[name]
-        matrix = multiclass_confusion_matrix(logits, labels, len(dataset.classes))
+        matrix = multiclass_confusion_matrix(
+            result.logits.cpu(), result.labels.cpu(), len(dataset.classes)
+        )
         run.plot(
             f'confusion_{name.lower()}',
             confusion_matrix_figure(matrix.numpy(), dataset.classes, f'{name} zero-shot'),
@@ -261,7 +245,6 @@ def _note_missing_classes(entry: dict[str, Any], dataset: Any) -> None:
 
 
 def _run_probes(run: _Run, data_root: Path, probes: list[str]) -> None:
-    local, options = _SingleProcess(), run.options
     backbone = run.backbone or ''
     for name, cls in _scene_datasets().items():
         train = _scene(run, probes[0], name, cls, data_root, 'trainval')
@@ -269,36 +252,43 @@ def _run_probes(run: _Run, data_root: Path, probes: list[str]) -> None:
         if train is None or test is None:
             continue
         try:
-            callback = FeatureProbeCallback(
-                {name: train}, {name: test}, probes=probes, knn_k=options.knn_k,
-                knn_temperature=options.knn_temperature, linear_epochs=options.linear_epochs,
-                linear_search=options.linear_search, few_shot_shots=options.few_shot_shots,
-                few_shot_seeds=options.few_shot_seeds, batch_size=options.batch_size,
-                num_workers=options.num_workers,
+            train_encoded = run.encoder.images(train, normalize=False)
+            test_encoded = run.encoder.images(test, normalize=False)
+            if train_encoded.labels is None or test_encoded.labels is None:
+                raise ValueError(f'feature-probe dataset {name!r}: samples have no label')
+            results = run_probes(
+                train_encoded.features, train_encoded.labels, test_encoded.features,
+                test_encoded.labels, probes, run.options.probe_settings(), list(train.classes),
             )  # fmt: skip
-            ours = callback.compute(local, run.adapter, name)  # type: ignore[arg-type]
         except Exception as error:
             run.error('+'.join(probes), name, error)
             continue
-        if 'knn' in probes:
+        if results.knn is not None:
             paper = PAPER_KNN.get(backbone, {}).get(name)
             run.results['knn'][name] = compare(
-                {'top1': ours['knn_top1']}, {'top1': paper} if paper else None
+                {'top1': results.knn}, {'top1': paper} if paper else None
             )
             _note_missing_classes(run.results['knn'][name], test)
-        if 'linear' in probes:
+        if results.linear is not None:
             paper = PAPER_LINEAR.get(backbone, {}).get(name)
             run.results['linear'][name] = compare(
-                {'top1': ours['linear_top1']}, {'top1': paper} if paper else None
+                {'top1': results.linear.accuracy}, {'top1': paper} if paper else None
             )
             _note_missing_classes(run.results['linear'][name], test)
-        if 'few-shot' in probes:
+        if results.few_shot:
             table = PAPER_FEW_SHOT.get(backbone, {})
-            shots = options.few_shot_shots
-            run.results['few-shot'][name] = compare(
-                {f'{k}-shot': ours[f'few_shot_{k}_top1'] for k in shots},
-                {f'{k}-shot': table[k][name] for k in shots if name in table.get(k, {})},
-            )
+            entry = compare(
+                {f'{r.shots}-shot': r.mean for r in results.few_shot},
+                {f'{r.shots}-shot': table[r.shots][name]
+                 for r in results.few_shot if name in table.get(r.shots, {})},
+            )  # fmt: skip
+            entry['notes'] = [
+                f'{r.shots}-shot not evaluable: {r.not_evaluable}'
+                for r in results.few_shot
+                if r.not_evaluable
+            ]
+            _note_missing_classes(entry, test)
+            run.results['few-shot'][name] = entry
 
 
 def _run_count(run: _Run, data_root: Path) -> None:
@@ -308,15 +298,20 @@ def _run_count(run: _Run, data_root: Path) -> None:
         return
     try:
         dataset = _dataset_class('RemoteCount')(root, on_error='skip')
+        images = run.encoder.images(dataset)
+        if images.labels is None:
+            raise ValueError('RemoteCount samples have no label (count)')
+        captions = dataset_captions(dataset)
     except Exception as error:
         run.error('count', 'RemoteCount', error)
         return
     skipped_rows = dataset.policy.num_skipped
-    curves, local = {}, _SingleProcess()
+    curves = {}
     for style in run.options.count_styles:
         try:
-            callback = CountingCallback(dataset, style=style, batch_size=run.options.batch_size)
-            report = callback.compute(local, run.adapter)  # type: ignore[arg-type]
+            report = score_counting(
+                images.features, captions, images.labels.cpu(), run.encoder.texts, style=style
+            )
         except Exception as error:
             run.error('count', f'RemoteCount ({style})', error)
             continue
@@ -358,7 +353,8 @@ def _log_tensorboard(run: _Run) -> None:
         for suite in SUITES:
             for dataset, entry in run.results[suite].items():
                 for metric, value in entry['ours'].items():
-                    writer.add_scalar(f'{suite}/{dataset}/{metric}', value, 0)
+                    if value is not None:  # a not-evaluable setting has no number
+                        writer.add_scalar(f'{suite}/{dataset}/{metric}', value, 0)
         for name in run.results['plots']:
             # the saved PNG, not add_figure: rendering a figure twice doubles the plot time
             with Image.open(run.output / name) as image:
@@ -416,7 +412,7 @@ def run_evaluation(
     from rs_vlm.models import load_model
 
     try:
-        model, _, tokenizer = load_model(
+        model, preprocess, tokenizer = load_model(
             model_name, checkpoint, options.device, force_quick_gelu=force_quick_gelu
         )
     except Exception as error:  # wrong architecture, unreadable or unsafe file
@@ -425,8 +421,15 @@ def run_evaluation(
         )
         write_report(results, output)
         return results
-    adapter = ModelAdapter(model, tokenizer).eval()
-    run = _Run(output, results['paper_backbone'], options, adapter, results)
+    encoder = Encoder(
+        model,
+        preprocess,
+        tokenizer,
+        batch_size=options.batch_size,
+        text_batch_size=options.batch_size,
+        num_workers=options.num_workers,
+    )
+    run = _Run(output, results['paper_backbone'], options, encoder, results)
     with torch.no_grad():
         if 'retrieval' in suites:
             _run_retrieval(run, data_root)

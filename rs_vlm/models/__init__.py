@@ -1,8 +1,14 @@
 """open_clip model factory, checkpoint I/O, export and FSDP set-up.
 
+The FSDP strategy (:mod:`rs_vlm.models.fsdp`) imports Lightning, so it is loaded on first use:
+inference and evaluation (``load_model``) never import Lightning.
+
 Importing this package registers the package's small model configs (``rs-vit-tiny``,
 ``rs-rn-tiny``: 32 px, a few M parameters, for tests and smoke runs) with open_clip.
 """
+
+from importlib import import_module
+from typing import Any
 
 import open_clip
 
@@ -19,11 +25,11 @@ from rs_vlm.models.checkpoint import (
 from rs_vlm.models.factory import (
     MODEL_CONFIG_DIR,
     create_clip,
+    evaluation_transform,
     get_tokenizer,
     load_model,
     register_model_config,
 )
-from rs_vlm.models.fsdp import CLIP_BLOCK_TYPES, CLIPFSDPStrategy
 
 __all__ = [
     'CLIP_BLOCK_TYPES',
@@ -33,6 +39,7 @@ __all__ = [
     'check_finite_weights',
     'convert_state_dict',
     'create_clip',
+    'evaluation_transform',
     'get_tokenizer',
     'guess_architecture',
     'load_model',
@@ -45,3 +52,10 @@ __all__ = [
 
 if open_clip.get_model_config('rs-vit-tiny') is None:
     open_clip.add_model_config(MODEL_CONFIG_DIR)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the Lightning-based FSDP names on first access (PEP 562)."""
+    if name in ('CLIP_BLOCK_TYPES', 'CLIPFSDPStrategy'):
+        return getattr(import_module('rs_vlm.models.fsdp'), name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

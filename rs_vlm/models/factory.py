@@ -12,11 +12,13 @@ import os
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import open_clip
 import torch
+from open_clip.transform import PreprocessCfg, image_transform_v2
 from torch import nn
 
 from rs_vlm.errors import CheckpointError
@@ -27,8 +29,10 @@ __all__ = [
     'MODEL_CONFIG_DIR',
     'RELEASE_LAYOUTS',
     'create_clip',
+    'evaluation_transform',
     'get_tokenizer',
     'load_model',
+    'preprocess_config',
     'quickgelu_twin',
     'quiet_random_init',
     'register_model_config',
@@ -321,6 +325,39 @@ def get_tokenizer(model_name: str, context_length: int | None = None) -> Callabl
     return open_clip.get_tokenizer(_check_name(model_name), context_length=context_length)
 
 
+def evaluation_transform(model: nn.Module) -> Callable[[Any], torch.Tensor]:
+    """open_clip's evaluation transform for ``model``: the one image preprocessing of evaluation.
+
+    Built from the model's own preprocess config (size, mean/std, interpolation, resize mode),
+    with ``open_clip.image_transform_v2`` as ``open_clip.create_model_and_transforms`` builds
+    its second transform: PIL
+    bicubic resize of the shorter side on the 8-bit image, centre crop, ``ToTensor``,
+    normalisation. :func:`load_model`, the evaluation callbacks, ``rs-vlm evaluate`` and
+    ``rs-vlm predict`` all preprocess with it.
+
+    Args:
+        model: An open_clip model.
+
+    Returns:
+        PIL image -> normalised ``[3, S, S]`` float tensor.
+    """
+    return image_transform_v2(preprocess_config(model), is_train=False)
+
+
+def preprocess_config(model: nn.Module, image_size: int | None = None) -> PreprocessCfg:
+    """The model's open_clip preprocess config (open_clip's defaults for what it lacks).
+
+    Args:
+        model: An open_clip model (or anything with ``visual.image_size``).
+        image_size: Replace the input size.
+
+    Returns:
+        The config.
+    """
+    config = PreprocessCfg(**open_clip.get_model_preprocess_cfg(model))
+    return config if image_size is None else replace(config, size=image_size)
+
+
 def load_model(
     model_name: str,
     checkpoint: str | Path | None = None,
@@ -354,13 +391,5 @@ def load_model(
         model_name, pretrained=checkpoint, force_quick_gelu=force_quick_gelu, device=device
     )
     model.eval()
-    pp_cfg = open_clip.get_model_preprocess_cfg(model)
-    preprocess = open_clip.image_transform(
-        pp_cfg['size'],
-        is_train=False,
-        mean=pp_cfg['mean'],
-        std=pp_cfg['std'],
-        interpolation=pp_cfg['interpolation'],
-        resize_mode=pp_cfg['resize_mode'],
-    )
+    preprocess = evaluation_transform(model)
     return model, preprocess, get_tokenizer(model_name)

@@ -1,9 +1,10 @@
 """Zero-shot classification of image files against class names (template-ensembled prompts).
 
-Each class embedding is the mean of the L2-normalised embeddings of its prompts (one per
-template), renormalised: :func:`rs_vlm.callbacks.zero_shot.build_zero_shot_classifier`, the
-same code as the zero-shot benchmark. Probabilities are ``softmax(100 * image @ classes.T)``
-over all classes, the scale of open_clip's and RemoteCLIP's examples and of our callbacks.
+Each class embedding is built by :func:`rs_vlm.evaluation.build_zero_shot_classifier`, the
+same code as the zero-shot benchmark: by default ITRA's recipe (the mean of the raw embeddings of
+its prompts, one per template, L2-normalised), optionally open_clip's (each prompt embedding
+normalised before the mean). Probabilities are ``softmax(100 * image @ classes.T)`` over all
+classes, the scale of open_clip's and RemoteCLIP's examples and of our callbacks.
 """
 
 import csv
@@ -11,14 +12,16 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from rs_vlm.atomic import atomic_write
-from rs_vlm.callbacks.zero_shot import build_zero_shot_classifier
-from rs_vlm.prediction.encoding import OnError, encode_image_files, encode_texts, find_images
+from rs_vlm.evaluation.encoding import Encoder
+from rs_vlm.evaluation.zero_shot import LOGIT_SCALE, build_zero_shot_classifier
+from rs_vlm.prediction.encoding import OnError, encode_image_files, find_images
 from rs_vlm.prediction.inputs import check_class_names, dataset_classes, read_templates
 from rs_vlm.prediction.model import LoadedModel, load_for_prediction
 
@@ -29,9 +32,6 @@ __all__ = [
     'display_names',
     'write_predictions',
 ]
-
-#: Logit scale of the softmax (open_clip's and RemoteCLIP's examples use 100).
-LOGIT_SCALE = 100.0
 
 
 @dataclass
@@ -118,6 +118,7 @@ def classify_images(
     progress: bool = False,
     force_quick_gelu: bool = False,
     loaded: LoadedModel | None = None,
+    normalise_prompts: bool = False,
 ) -> ClassificationResult:
     """Zero-shot classify image files with template-ensembled class embeddings.
 
@@ -140,6 +141,8 @@ def classify_images(
         force_quick_gelu: Build the model with QuickGELU.
         loaded: A ``(model, preprocess, tokenizer)`` from :func:`rs_vlm.models.load_model`
             to reuse instead of loading ``model_name`` / ``checkpoint``.
+        normalise_prompts: open_clip's classifier (normalise each prompt embedding before
+            averaging) instead of ITRA's (average the raw embeddings), which the paper used.
 
     Returns:
         Per-image top-k classes and probabilities, the full probability matrix and the
@@ -172,10 +175,13 @@ def classify_images(
     model, preprocess, tokenizer = load_for_prediction(
         model_name, checkpoint, device, force_quick_gelu=force_quick_gelu, loaded=loaded
     )
-    with torch.no_grad():
-        classifier = build_zero_shot_classifier(
-            lambda texts: encode_texts(model, tokenizer, texts), class_names, prompts
-        )
+    texts = Encoder(model, preprocess, tokenizer).texts
+    classifier = build_zero_shot_classifier(
+        partial(texts, normalize=False),
+        class_names,
+        prompts,
+        normalise_prompts=normalise_prompts,
+    )
     encoded = encode_image_files(
         model,
         preprocess,

@@ -70,6 +70,12 @@ def build_classify_parser() -> argparse.ArgumentParser:
         default='default',
         help="'default' (the dataset's, else RemoteCLIP's) or a file, one '{}' template a line",
     )
+    parser.add_argument(
+        '--normalise-prompts',
+        action='store_true',
+        help="open_clip's class embeddings (normalise each prompt embedding before averaging) "
+        "instead of ITRA's (average the raw embeddings), which RemoteCLIP's paper used",
+    )
     parser.add_argument('--top-k', type=int, default=5, help='classes kept per image')
     parser.add_argument('--on-error', choices=('raise', 'skip'), default='raise')
     parser.add_argument('--output', required=True, help='predictions.csv or predictions.json')
@@ -151,6 +157,7 @@ def classify_main(argv: Sequence[str] | None = None) -> int:
             on_error=args.on_error,
             progress=not args.no_progress,
             force_quick_gelu=args.force_quick_gelu,
+            normalise_prompts=args.normalise_prompts,
         )
         path = write_predictions(result, args.output)
     except (InputError, ValueError) as error:

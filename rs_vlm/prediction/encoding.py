@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from rs_vlm.errors import InputError
+from rs_vlm.evaluation.preprocessing import to_pil
 from rs_vlm.io.decoding import load_image
 
 __all__ = [
@@ -77,12 +78,6 @@ def find_images(
     return files
 
 
-def _to_pil(image: Tensor) -> Image.Image:
-    """A float ``[3, H, W]`` 0..255 tensor as an 8-bit RGB PIL image (lossless for 8-bit files)."""
-    array = image.round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
-    return Image.fromarray(array, mode='RGB')
-
-
 class ImageFileDataset(Dataset[dict[str, Any]]):
     """Decoded and preprocessed image files; a file that cannot be read yields its error.
 
@@ -105,7 +100,7 @@ class ImageFileDataset(Dataset[dict[str, Any]]):
     def __getitem__(self, index: int) -> dict[str, Any]:
         """``{'index', 'image'}`` or, for an unreadable file, ``{'index', 'error'}``."""
         try:
-            image = self.preprocess(_to_pil(load_image(self.files[index])))
+            image = self.preprocess(to_pil(load_image(self.files[index])))
         except Exception as error:  # PIL, rasterio and numpy raise many types for bad files
             return {'index': index, 'error': f'{type(error).__name__}: {error}'}
         return {'index': index, 'image': image}

@@ -5,9 +5,9 @@ as BigEarthNet ship one GeoTIFF per band). Windows are read a *strip* at a time 
 windows, ``window`` raster rows by the full width) with rasterio's windowed reads, so memory
 never holds more than one strip whatever the raster size.
 
-Band values become the 0..255 display range that :mod:`rs_vlm.datasets.decoding` gives the
+Band values become the 0..255 display range that :mod:`rs_vlm.io.decoding` gives the
 datasets we train on: 8-bit data as it is; wider integers and floats by the 2nd..98th
-percentile stretch of :func:`~rs_vlm.datasets.decoding.stretch_to_uint8_range`. For a scene the
+percentile stretch of :func:`~rs_vlm.io.decoding.stretch_to_uint8_range`. For a scene the
 percentiles are those of the whole raster (estimated on a decimated read of at most
 ``STRETCH_SAMPLE_SIDE`` pixels a side), so every window gets the same mapping and the map has
 no seams at window borders.
@@ -44,7 +44,7 @@ _SENTINEL2_RGB = (4, 3, 2)
 
 
 def default_bands(count: int) -> tuple[int, int, int]:
-    """The bands read as R, G, B, as :func:`rs_vlm.datasets.decoding.select_rgb_bands` picks.
+    """The bands read as R, G, B, as :func:`rs_vlm.io.decoding.select_rgb_bands` picks.
 
     Args:
         count: Number of bands of the raster.

@@ -160,11 +160,12 @@ def _text_targets(
     query: str | None,
     templates: Sequence[str] | str | Path | None,
 ) -> tuple[torch.Tensor, list[str]]:
-    from rs_vlm.prediction.classify import build_zero_shot_classifier  # type: ignore[attr-defined]
+    from rs_vlm.evaluation.encoding import Encoder
+    from rs_vlm.evaluation.zero_shot import build_zero_shot_classifier
     from rs_vlm.prediction.encoding import encode_texts
     from rs_vlm.prediction.inputs import check_class_names, read_templates
 
-    model, _, tokenizer = loaded
+    model, preprocess, tokenizer = loaded
     if query is not None:
         if not query.strip():
             raise ValueError('--query is empty')
@@ -174,10 +175,11 @@ def _text_targets(
         prompts = read_templates(templates)
     else:
         prompts = list(templates)
-    with torch.no_grad():
-        classifier = build_zero_shot_classifier(
-            lambda texts: encode_texts(model, tokenizer, texts), names, prompts
-        )
+    # ITRA's class embeddings, as rs-vlm predict classify and the zero-shot benchmark
+    raw_texts = Encoder(model, preprocess, tokenizer).texts
+    classifier = build_zero_shot_classifier(
+        lambda texts: raw_texts(texts, normalize=False), names, prompts
+    )
     return classifier, ['class', *(f'p({name})' for name in names)]
 
 

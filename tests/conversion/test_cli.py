@@ -40,6 +40,7 @@ def test_convert_dota_writes_five_rows_per_image_and_summary(tmp_path):
     )
     output = tmp_path / 'corpus.csv'
     args = ['convert', '--format', 'dota', '--annotations', str(labels), '--output', str(output)]
+    args.append('--relative-paths')
     assert rs_vlm([*args, '--seed', '3', '--no-progress']) == 0
     rows = read_corpus(output)
     assert [r['filepath'] for r in rows] == ['images/A.png'] * 5 + ['images/C.png'] * 5
@@ -65,6 +66,7 @@ def test_convert_error_leaves_no_partial_corpus(tmp_path, capsys):
     output = tmp_path / 'corpus.csv'
     output.write_text('previous corpus\n')
     args = ['convert', '--format', 'dota', '--annotations', str(labels), '--output', str(output)]
+    args.append('--relative-paths')
     assert rs_vlm([*args, '--no-progress']) == 1
     error = capsys.readouterr().err
     assert 'B.txt, line 2' in error
@@ -83,6 +85,7 @@ def test_convert_strict_classes_and_class_map_jsonl(tmp_path):
     (tmp_path / 'map.json').write_text('{"sub": "submarine"}')
     output = tmp_path / 'corpus.jsonl'
     base = ['convert', '--format', 'dota', '--annotations', str(labels), '--output', str(output)]
+    base.append('--relative-paths')
     assert rs_vlm([*base, '--classes', str(tmp_path / 'classes.txt'), '--no-progress']) == 1
     assert rs_vlm([*base, '--jsonl', '--class-map', str(tmp_path / 'map.json')]) == 0
     (entry,) = [json.loads(line) for line in output.read_text().splitlines()]
@@ -105,7 +108,7 @@ def test_convert_isprs_masks(tmp_path):
     args = [
         'convert', '--format', 'mask', '--mask-format', 'isprs', '--annotations', str(masks),
         '--images', str(images), '--strip-suffix', '_label', '--image-suffix', '_RGB',
-        '--output', str(output), '--no-progress',
+        '--output', str(output), '--no-progress', '--relative-paths',
     ]  # fmt: skip
     assert rs_vlm(args) == 0
     rows = read_corpus(output)
@@ -183,6 +186,7 @@ def test_dedup_filters_a_converted_corpus(tmp_path, jsonl):
     Image.open(tmp_path / 'images' / 'B.png').save(test / 'b_copy.png')
     corpus = tmp_path / ('corpus.jsonl' if jsonl else 'corpus.csv')
     convert = ['convert', '--format', 'dota', '--annotations', str(labels), '--output', str(corpus)]
+    convert.append('--relative-paths')
     assert rs_vlm([*convert, '--no-progress', *(['--jsonl'] if jsonl else [])]) == 0
     filtered = tmp_path / f'filtered{corpus.suffix}'
     dropped = tmp_path / 'dropped.txt'
@@ -225,7 +229,7 @@ def test_convert_index_masks_from_npy(tmp_path):
     args = [
         'convert', '--format', 'mask', '--annotations', str(masks), '--output', str(output),
         '--class-names', str(tmp_path / 'names.txt'), '--ignore-index', '0', '1',
-        '--no-progress',
+        '--no-progress', '--relative-paths',
     ]  # fmt: skip
     assert rs_vlm(args) == 1  # masks/*.png are taken as masks of themselves
     assert rs_vlm([*args[:4], str(masks / 'tile.npy'), *args[5:]]) == 0

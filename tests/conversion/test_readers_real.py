@@ -133,8 +133,9 @@ def test_deepforest_csv_and_voc_agree(real_fixtures, parse):
 
 def test_dior_hbb_obb_and_hrsc(real_fixtures, parse):
     folder = real_fixtures / 'dior_rsvg_mmrotate'
-    horizontal = read_voc(folder / 'rsvg_00001.xml')
-    oriented = read_voc(folder / 'dior_00001_obb.xml')
+    # the fixture's image is dior_00001.jpg; the XML names 00001.jpg (the DIOR release name)
+    horizontal = read_voc(folder / 'rsvg_00001.xml', check_image=False)
+    oriented = read_voc(folder / 'dior_00001_obb.xml', check_image=False)
     assert horizontal.labels == oriented.labels == ['golffield']
     assert horizontal.boxes.tolist() == oriented.boxes.tolist() == [[133, 237, 684, 672]]
     assert horizontal.oriented is None and oriented.oriented.shape == (1, 4, 2)
@@ -145,7 +146,7 @@ def test_dior_hbb_obb_and_hrsc(real_fixtures, parse):
     assert 'middle' in captions[0] or 'center' in captions[0]
     assert 'edge' not in captions[1]
 
-    ship = read_voc(folder / 'hrsc_100000006.xml')
+    ship = read_voc(folder / 'hrsc_100000006.xml', check_image=False)  # no image shipped
     assert (ship.width, ship.height, ship.labels) == (1172, 816, ['ship'])
     corners = ship.oriented[0]
     # the rotated box has the annotated size and centre

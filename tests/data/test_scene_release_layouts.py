@@ -373,3 +373,16 @@ def test_every_class_skipped_is_an_error(tmp_path: Path) -> None:
     _write_tree(tmp_path / 'WHU-RS19', ['Volcano'], '.jpg')
     with pytest.raises(InputError, match='no whurs19 class folder with images was kept'):
         WHURS19(tmp_path, on_error='skip')
+
+
+def test_rsi_cb_class_folders_below_category_folders(tmp_path: Path) -> None:
+    # RSI-CB groups its classes under land-use categories (Li et al. 2017: agricultural land,
+    # construction land, transportation, water, woodland, other); the category folders' exact
+    # spelling on disk is not documented, so any nesting depth is accepted.
+    _, prefix, suffix, pairs = RELEASES['RSI-CB256']
+    categories = {'woodland': pairs[5:6], 'transportation and facilities': pairs[2:4]}
+    for category, chosen in categories.items():
+        _write_tree(tmp_path / prefix / category, [folder for folder, _ in chosen], suffix)
+    dataset = RSICB256(tmp_path, split='all')
+    assert sorted(dataset.classes) == ['avenue', 'highway', 'sparse forest']
+    assert len(dataset.missing_classes) == 32

@@ -36,16 +36,15 @@ README = REPO_ROOT / 'README.md'
 
 #: Minimal overrides appended to heavy README commands, each with why it is needed here.
 OVERRIDES: dict[tuple[str, ...], tuple[str, ...]] = {
-    ('fit', '--config', 'configs/vit-b-32.yaml', '--data.init_args.train_csv=corpora/dota.csv'): (
+    ('fit', '--config', 'configs/vit-b-32.yaml', '--data.init_args.data_root=data'): (
         # ViT-B-32 with OpenAI weights needs a download and minutes per step on CPU; the tiny
-        # ViT of the same family runs the same module, datamodule and CLI code paths.
+        # ViT of the same family runs the same module, datamodule and CLI code paths (its
+        # 32 px input and context length follow from the model name).
         '--model.init_args.model_name=rs-vit-tiny',
         # no network on CI: random initialisation instead of OpenAI's weights.
         '--model.init_args.pretrained=null',
-        # rs-vit-tiny takes 32 px input.
-        '--data.init_args.image_size=32',
-        # the DOTA corpus made from the fixtures holds two images (the train loader drops
-        # incomplete batches).
+        # the mixture prepared from the fixtures holds the two DOTA images (the train loader
+        # drops incomplete batches).
         '--data.init_args.batch_size=2',
         # two shared CPU cores: worker processes only add start-up time.
         '--data.init_args.num_workers=0',
@@ -248,6 +247,7 @@ def _run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
 #: Files one README command makes that later ones read -> the command (leading words).
 PRODUCERS: dict[str, tuple[str, ...]] = {
     'corpora/dota.csv': ('convert', '--format', 'dota'),
+    'corpora/mixture.json': ('prepare',),
     'model.pt': ('export',),
 }
 
@@ -358,8 +358,25 @@ def _dedup(workspace: Path, request: pytest.FixtureRequest) -> Callable[[str, st
     return check
 
 
-def _fit_vit_b_32(workspace: Path, request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+def _prepare(workspace: Path, request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    # The DOTA release layout of the convert step is the one source under data/.
     _require(workspace, 'corpora/dota.csv', request)
+
+    def check(out: str, err: str) -> None:
+        manifest = json.loads((workspace / 'corpora/mixture.json').read_text(encoding='utf-8'))
+        assert [(c['name'], c['images'], c['captions']) for c in manifest['corpora']] == [
+            ('dota', 2, 10)
+        ]
+        corpus = _read_corpus(workspace / 'corpora/dota.tsv')
+        assert sorted(Path(p).stem for p in corpus) == ['P0706', 'P1888']
+        assert all(Path(p).is_absolute() for p in corpus)
+        assert '| DET-10 | DOTA | 2 | 10 |' in out and 'Potsdam: expected' in out
+
+    return check
+
+
+def _fit_vit_b_32(workspace: Path, request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    _require(workspace, 'corpora/mixture.json', request)
 
     def check(out: str, err: str) -> None:
         pass  # exit code 0 after one training step is the check
@@ -373,6 +390,13 @@ def _print_config(workspace: Path, request: pytest.FixtureRequest) -> Callable[[
         assert config['model']['init_args']['model_name'] == 'ViT-B-32-quickgelu'
         # the interpolation ${model.init_args.model_name} is resolved
         assert config['data']['init_args']['tokenizer'] == 'ViT-B-32-quickgelu'
+        # image size and context length resolved from the model's open_clip config
+        assert config['data']['init_args']['image_size'] == 224
+        assert config['data']['init_args']['context_length'] == 77
+        assert config['data']['init_args']['data_root'] == 'data'
+        callbacks = {c['class_path']: c['init_args'] for c in config['trainer']['callbacks']}
+        retrieval = callbacks['rs_vlm.callbacks.benchmarks.retrieval_benchmarks']
+        assert retrieval['data_root'] == 'data'
         assert config['trainer']['max_steps'] == 108215
 
     return check
@@ -513,9 +537,8 @@ HANDLERS: dict[tuple[str, ...], Handler] = {
     ('convert', '--format', 'csv'): _convert_neon,
     ('convert', '--format', 'mask'): _convert_masks,
     ('dedup',): _dedup,
-    ('fit', '--config', 'configs/vit-b-32.yaml', '--data.init_args.train_csv=corpora/dota.csv'): (
-        _fit_vit_b_32
-    ),
+    ('prepare',): _prepare,
+    ('fit', '--config', 'configs/vit-b-32.yaml', '--data.init_args.data_root=data'): _fit_vit_b_32,
     ('fit', '--config', 'configs/vit-b-32.yaml', '--print_config'): _print_config,
     ('export',): _export,
     ('evaluate',): _evaluate,

@@ -12,10 +12,10 @@ import re
 import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningModule
+from open_clip import OPENAI_DATASET_MEAN as CLIP_MEAN
+from open_clip import OPENAI_DATASET_STD as CLIP_STD
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
-
-from rs_vlm.callbacks.encoding import CLIP_MEAN, CLIP_STD
 
 WORDS = ['one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten']
 NUMBER = re.compile(r'\b(' + '|'.join(WORDS) + r'|\d+(?:\.\d+)?)\b', re.IGNORECASE)
@@ -40,10 +40,16 @@ def tokenize(texts: list[str]) -> Tensor:
 
 
 class OracleEncoder(nn.Module):
+    """Counts its calls and records the mode and grad state it ran in."""
+
     def __init__(self) -> None:
         super().__init__()
         self.scale = nn.Parameter(torch.ones(()))
         self.image_size = 8
+        self.text_calls = 0
+        self.image_calls = 0
+        self.seen_training_flags: list[bool] = []
+        self.seen_grad_enabled: list[bool] = []
 
     @property
     def visual(self) -> nn.Module:
@@ -54,9 +60,13 @@ class OracleEncoder(nn.Module):
         return torch.round(red * 255 / SCALE * 100) / 100
 
     def encode_image(self, images: Tensor) -> Tensor:
+        self.image_calls += 1
+        self.seen_training_flags.append(self.training)
+        self.seen_grad_enabled.append(torch.is_grad_enabled())
         return angle_features(self.decode(images)) * self.scale
 
     def encode_text(self, tokens: Tensor) -> Tensor:
+        self.text_calls += 1
         return angle_features(tokens[:, 0].float()) * self.scale
 
 
@@ -67,19 +77,11 @@ class OracleModule(LightningModule):
         super().__init__()
         self.model = OracleEncoder()
         self.tokenizer = tokenize
-        self.text_calls = 0
-        self.image_calls = 0
-        self.seen_training_flags: list[bool] = []
-        self.seen_grad_enabled: list[bool] = []
 
     def encode_images(self, images: Tensor) -> Tensor:
-        self.image_calls += 1
-        self.seen_training_flags.append(self.training)
-        self.seen_grad_enabled.append(torch.is_grad_enabled())
         return F.normalize(self.model.encode_image(images), dim=-1)
 
     def encode_texts(self, tokens: Tensor) -> Tensor:
-        self.text_calls += 1
         return F.normalize(self.model.encode_text(tokens), dim=-1)
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:

@@ -14,7 +14,8 @@ from rs_vlm.callbacks import (
     RetrievalCallback,
     ZeroShotCallback,
 )
-from rs_vlm.callbacks.encoding import gather_rows, shard_indices
+from rs_vlm.evaluation import Encoder, score_counting
+from rs_vlm.evaluation.encoding import gather_rows, shard_indices
 
 
 def make_trainer(callbacks, max_epochs=1, **kwargs):
@@ -53,7 +54,7 @@ def test_retrieval_callback_logs_hand_worked_recalls():
         't2i_r2': 100.0,
         'mean_recall': 98.75,
     }
-    assert not any(module.seen_training_flags) and not any(module.seen_grad_enabled)
+    assert not any(module.model.seen_training_flags) and not any(module.model.seen_grad_enabled)
 
 
 def test_zero_shot_builds_classifier_once_per_epoch_and_skips_sanity_check():
@@ -63,9 +64,9 @@ def test_zero_shot_builds_classifier_once_per_epoch_and_skips_sanity_check():
     trainer.num_sanity_val_steps = 2
     trainer.fit(module)
     # 3 validation epochs x 3 validation batches, one text forward per epoch (no sanity run)
-    assert module.text_calls == 3
+    assert module.model.text_calls == 3
     # 6 images in batches of 4 -> 2 image forwards per epoch
-    assert module.image_calls == 6
+    assert module.model.image_calls == 6
     # images 0.6 (class 0) and 1.4 (class 2) are nearest class 1; second nearest is their own
     assert metrics_of(trainer, 'val/scenes/') == {'top1': round(400 / 6, 4), 'top5': 100.0}
     assert module.training  # training mode restored
@@ -77,7 +78,7 @@ def test_every_n_epochs_and_template_override():
     )
     module = OracleModule()
     make_trainer([callback], max_epochs=3, limit_train_batches=1).fit(module)
-    assert module.text_calls == 3  # epoch 2 only, one prompt per call for 3 classes
+    assert module.model.text_calls == 3  # epoch 2 only, one prompt per call for 3 classes
 
 
 def test_zero_shot_rejects_class_list_that_does_not_match_labels():
@@ -95,7 +96,13 @@ def test_counting_callback_reports_skip_and_accuracy():
     # scored: (seen 3, true 3) rank 1; (seen 5.4, true 2) rank 7; (seen 2, true 2) rank 1
     assert logged['skipped'] == 1.0
     assert [logged[f'top{k}'] for k in range(1, 11)] == [round(200 / 3, 4)] * 6 + [100.0] * 4
-    report = callback.last_report
+    # the same numbers from the core, with the skip reasons and the confusion matrix
+    module = OracleModule()
+    encoder = Encoder(module.model, callback.image_transform(module.model), module.tokenizer)
+    dataset = NumberCounting()
+    images = encoder.images(dataset)
+    report = score_counting(images.features, dataset.captions, images.labels, encoder.texts)
+    assert report.topk == pytest.approx([200 / 3] * 6 + [100.0] * 4)
     assert report.skipped[0][0] == 3 and 'no number' in report.skipped[0][1]
     assert report.confusion[1][4] == 1 and report.confusion[1][1] == 1
 
@@ -118,6 +125,24 @@ def test_feature_probe_callback_on_separable_scenes():
     trainer.validate(OracleModule(), verbose=False)
     logged = metrics_of(trainer, 'val/scenes/')
     assert logged == {'knn_top1': 100.0, 'linear_top1': 100.0, 'few_shot_3_top1': 100.0}
+
+
+def test_feature_probe_callback_does_not_log_a_few_shot_k_larger_than_a_class():
+    # class 2 has two training images: 2-shot is evaluable, 3-shot is not
+    train = NumberScenes(
+        values=[0.0, 0.1, 0.2, 1.0, 1.1, 1.2, 2.0, 2.1], labels=[0, 0, 0, 1, 1, 1, 2, 2]
+    )
+    test = NumberScenes(values=(0.05, 1.05, 2.05), labels=(0, 1, 2))
+    callback = FeatureProbeCallback(
+        {'scenes': train}, {'scenes': test}, probes=['few-shot'], every_n_epochs=1,
+        linear_epochs=50, linear_search=[(0.8, 0.0)], few_shot_shots=(2, 3), few_shot_seeds=(0,),
+    )  # fmt: skip
+    trainer = make_trainer([callback])
+    with pytest.warns(
+        UserWarning, match="3-shot needs 3 training images per class; class 'item 2' has 2"
+    ):
+        trainer.validate(OracleModule(), verbose=False)
+    assert set(metrics_of(trainer, 'val/scenes/')) == {'few_shot_2_top1'}
 
 
 def test_shard_indices_pad_to_equal_length_and_cover_everything():
@@ -170,5 +195,5 @@ def test_callbacks_instantiate_from_a_lightning_cli_style_config():
     zero_shot, retrieval, probe, counting = instantiate(config).callbacks
     assert type(zero_shot.datasets['scenes']).__name__ == 'NumberScenes'
     assert zero_shot.every_n_epochs == 2 and retrieval.top_k == (1,)
-    assert probe.linear_search == [(0.8, 4e-5)] and probe.every_n_epochs == 5
+    assert probe.settings.linear_search == [(0.8, 4e-5)] and probe.every_n_epochs == 5
     assert counting.style == 'digit'

@@ -95,3 +95,19 @@ def test_few_shot_accuracy_averages_seeds():
         assert len(r.accuracies) == 2
         assert r.mean == pytest.approx(sum(r.accuracies) / 2)
     assert results[1].mean == 100.0  # 4 shots of well-separated blobs suffice
+
+
+def test_few_shot_k_above_a_class_size_is_not_evaluable_with_the_reason():
+    train, train_labels = blobs(20, AXES, 0.1, seed=6)
+    keep = (train_labels != 3) | (torch.arange(len(train_labels)) % 20 < 8)  # class 3: 8 images
+    test, test_labels = blobs(5, AXES, 0.1, seed=7)
+    results = few_shot_accuracy(
+        train[keep], train_labels[keep], test, test_labels, 4, shots=(8, 16, 32), seeds=(0,),
+        epochs=20, class_names=['a', 'b', 'c', 'harbor'],
+    )  # fmt: skip
+    assert results[0].mean is not None and results[0].not_evaluable is None
+    for result, k in zip(results[1:], (16, 32), strict=True):
+        assert result.mean is None and result.std is None and result.accuracies == []
+        assert result.not_evaluable == (
+            f"{k}-shot needs {k} training images per class; class 'harbor' has 8"
+        )

@@ -66,7 +66,7 @@ def test_evaluate_runs_what_is_present_and_reports_the_rest(tmp_path, checkpoint
     rc = rs_vlm_main(
         ['evaluate', '--model', 'rs-vit-tiny', '--checkpoint', str(checkpoint),
          '--data-root', str(tmp_path / 'data'), '--output', str(out), '--linear-epochs', '5',
-         '--few-shot-shots', '1,2', '--few-shot-seeds', '0,1', '--batch-size', '4']
+         '--few-shot-shots', '1,2,8', '--few-shot-seeds', '0,1', '--batch-size', '4']
     )  # fmt: skip
     assert rc == 1  # WHU-RS19's class folders do not match its class list
     report = json.loads((out / 'report.json').read_text())
@@ -84,7 +84,13 @@ def test_evaluate_runs_what_is_present_and_reports_the_rest(tmp_path, checkpoint
     assert note.startswith('27 of 30 classes missing, not scored: dense residential, park')
     zero_shot = report['zero-shot']['AID']['ours']
     assert 0 <= zero_shot['top1'] <= zero_shot['top5'] <= 100
-    assert set(report['few-shot']['AID']['ours']) == {'1-shot', '2-shot'}
+    few_shot = report['few-shot']['AID']
+    assert set(few_shot['ours']) == {'1-shot', '2-shot', '8-shot'}
+    # 4 trainval images per class: 8-shot is not evaluable, with the reason instead of a number
+    assert few_shot['ours']['8-shot'] is None and few_shot['ours']['2-shot'] is not None
+    assert few_shot['notes'][0] == (
+        "8-shot not evaluable: 8-shot needs 8 training images per class; class 'airport' has 4"
+    )
     assert 0 <= report['knn']['AID']['ours']['top1'] <= 100
     count = report['count']['RemoteCount (word)']
     assert count['scored'] == 2 and count['ours']['top10'] == 100.0
@@ -92,6 +98,7 @@ def test_evaluate_runs_what_is_present_and_reports_the_rest(tmp_path, checkpoint
     assert report['paper_backbone'] is None  # the tiny model has no paper row
     markdown = (out / 'report.md').read_text()
     assert '| RSITMD | mean_recall |' in markdown and 'WHU-RS19' in markdown
+    assert '| AID | 8-shot | - |' in markdown
     for plot in report['plots']:
         assert (out / plot).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert {'plots/confusion_aid.png', 'plots/count_accuracy.png'} <= set(report['plots'])

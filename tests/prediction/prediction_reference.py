@@ -1,4 +1,4 @@
-"""Independent reference computations: open_clip's own zero-shot classifier and plain loops."""
+"""Independent reference computations: ITRA's and open_clip's zero-shot classifiers, plain loops."""
 
 from pathlib import Path
 
@@ -30,13 +30,34 @@ def text_features(loaded: LoadedModel, texts: list[str]) -> Tensor:
         return F.normalize(model.encode_text(tokenizer(texts)), dim=-1)
 
 
-def zero_shot_probabilities(
-    loaded: LoadedModel, files: list[Path], classes: list[str], templates: list[str]
-) -> Tensor:
-    """``softmax(100 * image @ W)`` with open_clip's ``build_zero_shot_classifier``."""
+def itra_classifier(loaded: LoadedModel, classes: list[str], templates: list[str]) -> Tensor:
+    """ITRA's ``zero_shot.py``: per class, the mean of the raw prompt embeddings, normalised."""
     model, _, tokenizer = loaded
     with torch.no_grad():
-        weights = open_clip.zero_shot_classifier.build_zero_shot_classifier(
-            model, tokenizer, classes, templates, num_classes_per_batch=2, device='cpu'
-        )
+        columns = [
+            F.normalize(
+                model.encode_text(tokenizer([t.format(c) for t in templates])).mean(0), dim=-1
+            )
+            for c in classes
+        ]
+    return torch.stack(columns, dim=1)
+
+
+def zero_shot_probabilities(
+    loaded: LoadedModel,
+    files: list[Path],
+    classes: list[str],
+    templates: list[str],
+    recipe: str = 'itra',
+) -> Tensor:
+    """``softmax(100 * image @ W)`` with ITRA's classifier or open_clip's own
+    ``build_zero_shot_classifier`` (``recipe='open_clip'``)."""
+    model, _, tokenizer = loaded
+    if recipe == 'itra':
+        weights = itra_classifier(loaded, classes, templates)
+    else:
+        with torch.no_grad():
+            weights = open_clip.zero_shot_classifier.build_zero_shot_classifier(
+                model, tokenizer, classes, templates, num_classes_per_batch=2, device='cpu'
+            )
     return (100.0 * image_features(loaded, files) @ weights).softmax(dim=-1)

@@ -23,7 +23,21 @@ CLASS_NAMES = ['forest', 'river', 'farmland', 'harbor']
 TEMPLATES_2 = ['an aerial photo of a {}.', 'a satellite image showing {}.']
 
 
-def test_top_k_and_probabilities_match_open_clip(
+def test_open_clip_recipe_matches_open_clip_classifier(
+    tiny_model: LoadedModel, image_folder: Path
+) -> None:
+    result = classify_images(
+        image_folder, CLASS_NAMES, templates=TEMPLATES_2, loaded=tiny_model,
+        normalise_prompts=True,
+    )  # fmt: skip
+    files = find_images(image_folder)
+    expected = zero_shot_probabilities(tiny_model, files, CLASS_NAMES, TEMPLATES_2, 'open_clip')
+    torch.testing.assert_close(result.probabilities, expected, atol=1e-5, rtol=1e-4)
+    itra = zero_shot_probabilities(tiny_model, files, CLASS_NAMES, TEMPLATES_2)
+    assert (itra - expected).abs().max() > 1e-3  # the two recipes differ on this model
+
+
+def test_top_k_and_probabilities_match_itra_classifier(
     tiny_model: LoadedModel, image_folder: Path
 ) -> None:
     result = classify_images(

@@ -7,10 +7,10 @@ import rasterio
 import torch
 import torch.nn.functional as F
 from raster_helpers import write_raster
-from rs_vlm.datasets.synthetic_aerial import SyntheticAerial
 
 from rs_vlm.models import create_clip, load_model
 from rs_vlm.prediction.scene_map import map_scene
+from rs_vlm.synthetic import SyntheticAerial
 
 CLASSES = ['forest', 'lake']
 MEAN = torch.tensor((0.48145466, 0.4578275, 0.40821073)).view(1, 3, 1, 1)

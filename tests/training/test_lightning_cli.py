@@ -102,13 +102,17 @@ def test_paper_configs_parse_with_the_recipe(
     printed = yaml.safe_load(capsys.readouterr().out)
     model = printed['model']['init_args']
     data = printed['data']['init_args']
-    assert printed['data']['class_path'] == 'rs_vlm.datamodules.CaptionDataModule'
+    assert printed['data']['class_path'] == 'rs_vlm.datamodules.PreparedMixtureDataModule'
+    assert data['data_root'] == 'data' and data['mixture'] == 'corpora/mixture.json'
+    callbacks = {c['class_path']: c['init_args'] for c in printed['trainer']['callbacks']}
+    for factory in ('retrieval_benchmarks', 'zero_shot_benchmarks'):
+        assert callbacks[f'rs_vlm.callbacks.benchmarks.{factory}']['data_root'] == 'data'
     assert (model['model_name'], model['lr'], data['batch_size']) == (model_name, lr, batch_size)
     assert data['tokenizer'] == model_name
     assert printed['trainer']['max_steps'] == 108215
     assert model['max_steps'] is None  # the LR schedule follows trainer.max_steps
     assert printed['trainer']['precision'] == '16-mixed'
-    assert data['image_size'] == 224
+    assert (data['image_size'], data['context_length']) == (224, 77)  # the model config's
     # ITRA's AdamW (itra/training/main.py): betas (0.9, 0.999), eps 1e-8, for every backbone
     assert (tuple(model['betas']), model['eps']) == ((0.9, 0.999), 1e-8)
     assert model['weight_decay'] == 0.05  # ITRA's --weight_decay default
@@ -116,3 +120,21 @@ def test_paper_configs_parse_with_the_recipe(
         strategy = printed['trainer']['strategy']
         assert strategy['class_path'] == 'rs_vlm.models.CLIPFSDPStrategy'
         assert strategy['init_args']['activation_checkpointing'] is True
+
+
+def test_recipe_inputs_follow_the_model_and_the_data_root(capsys: pytest.CaptureFixture) -> None:
+    # Changing only the model used to keep 224 px and crash in the model (785 vs 17 tokens).
+    args = ['fit', '--config', str(REPO / 'configs' / 'vit-b-32.yaml'), '--print_config']
+    args += ['--model.init_args.model_name=rs-vit-tiny', '--data.init_args.data_root=/srv/rs']
+    assert main(args) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    data = printed['data']['init_args']
+    assert (data['tokenizer'], data['image_size'], data['context_length']) == (
+        'rs-vit-tiny',
+        32,
+        77,
+    )
+    roots = {c['init_args'].get('data_root') for c in printed['trainer']['callbacks']}
+    assert roots == {'/srv/rs', None}  # both benchmark callbacks follow the one setting
+    assert main([*args, '--data.init_args.image_size=64']) == 0
+    assert yaml.safe_load(capsys.readouterr().out)['data']['init_args']['image_size'] == 64
