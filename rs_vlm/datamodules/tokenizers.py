@@ -15,7 +15,8 @@ def get_tokenizer(model_name: str = 'ViT-B-32', context_length: int = 77) -> obj
     :mod:`rs_vlm.models` first.
 
     Args:
-        model_name: An open_clip model name.
+        model_name: An open_clip model name, or released weights (``RemoteCLIP-ViT-B-32``:
+            the tokenizer of their architecture).
         context_length: Token sequence length.
 
     Returns:
@@ -29,6 +30,10 @@ def get_tokenizer(model_name: str = 'ViT-B-32', context_length: int = 77) -> obj
             importlib.import_module('rs_vlm.models')
         except ImportError:
             pass
+        else:
+            from rs_vlm.models.registry import architecture_of
+
+            model_name = architecture_of(model_name)
     if model_name not in open_clip.list_models():
         raise ValueError(
             f'unknown model name {model_name!r} for the tokenizer; expected one of '

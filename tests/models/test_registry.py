@@ -91,3 +91,13 @@ def test_models_command_lists_the_registry_and_the_cache(
     assert lines['SkyCLIP-ViT-B-32'][2] == 'manual'
     assert lines['GeoRSCLIP-ViT-B-32'][3] == 'hf://Zilun/GeoRSCLIP/ckpt/RS5M_ViT-B-32.pt'
     assert set(RELEASED_WEIGHTS) <= set(lines)
+
+
+def test_datamodule_helpers_follow_a_released_name() -> None:
+    from rs_vlm.datamodules import get_tokenizer
+    from rs_vlm.datamodules.model_inputs import model_input_size
+
+    tokens = get_tokenizer('RemoteCLIP-RN50')(['a harbour'])
+    assert tokens.shape == (1, 77)
+    assert model_input_size('RemoteCLIP-ViT-L-14') == (224, 77)
+    assert model_input_size('GeoRSCLIP-ViT-H-14') == (224, 77)
