@@ -6,7 +6,14 @@ was expected, so a user can fix the input without reading our code.
 
 from pathlib import Path
 
-__all__ = ['AnnotationError', 'CheckpointError', 'CorpusError', 'InputError', 'OutputPathError']
+__all__ = [
+    'AnnotationError',
+    'CheckpointError',
+    'ConfigError',
+    'CorpusError',
+    'InputError',
+    'OutputPathError',
+]
 
 
 class InputError(ValueError):
@@ -64,3 +71,7 @@ class CheckpointError(InputError):
 
 class OutputPathError(InputError):
     """An output path cannot be used: it is an input, a folder, or not writable."""
+
+
+class ConfigError(ValueError):
+    """Settings that do not fit together (e.g. a tokenizer and a model of other lengths)."""

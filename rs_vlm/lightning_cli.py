@@ -28,8 +28,9 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from rs_vlm.datamodules.model_inputs import register_open_clip_resolver
-from rs_vlm.errors import CheckpointError, InputError
+from rs_vlm.errors import CheckpointError, ConfigError, InputError
 from rs_vlm.models.checkpoint import read_checkpoint
+from rs_vlm.output_paths import check_output_paths
 from rs_vlm.reliability.checkpoint_hparams import (
     config_class_paths,
     differing_values,
@@ -37,6 +38,7 @@ from rs_vlm.reliability.checkpoint_hparams import (
 )
 from rs_vlm.reliability.checkpoint_io import AtomicCheckpointIO
 from rs_vlm.reliability.config_keys import SuggestingArgumentParser
+from rs_vlm.reliability.nonfinite_loss import NonFiniteLossError
 from rs_vlm.reliability.preemption import SIGTERM_EXIT_CODE, PreemptionCheckpoint
 from rs_vlm.reliability.skipped_inputs import SkippedInputCounter
 
@@ -185,6 +187,36 @@ class RSVLMLightningCLI(LightningCLI):
                 was,
             )
 
+    def before_instantiate_classes(self) -> None:
+        """Refuse batch sizes below 1, negative worker counts and learning rates at once.
+
+        Raises:
+            SystemExit: Through the parser's error, naming the config key and its value.
+        """
+        subcommand = self.config.get('subcommand')
+        config = self.config[subcommand] if subcommand else self.config
+        for section in ('data', 'model'):
+            init_args = getattr(config.get(section), 'init_args', None)
+            if init_args is None:
+                continue
+            for key, value in vars(init_args).items():
+                problem = _bad_setting(key, value)
+                if problem:
+                    self.parser.error(f'{section}.init_args.{key}: {problem}')
+
+    def instantiate_classes(self) -> None:
+        """Build the classes; a bad setting a class refuses becomes a config error.
+
+        Raises:
+            SystemExit: Through the parser's error when a class rejects an argument.
+        """
+        try:
+            super().instantiate_classes()
+        except InputError:
+            raise
+        except ValueError as error:
+            self.parser.error(f'the config gives a value the classes refuse: {error}')
+
     def _layer_under_config(self, subcommand: str, class_path: str, values: dict) -> Any:
         """Re-parse with ``values`` as the model's init_args below every given argument."""
         layer = {'class_path': class_path, 'init_args': values}
@@ -199,6 +231,18 @@ class RSVLMLightningCLI(LightningCLI):
         layer['init_args'] = {key: v for key, v in values.items() if key not in explicit}
         return self.parser.parse_object({subcommand: {'model': layer}}, self.config)
 
+    def _check_checkpoint_folders(self) -> None:
+        """Refuse checkpoint folders that cannot be written before any training step."""
+        folders: dict[str, Any] = {}
+        for number, callback in enumerate(self.trainer.checkpoint_callbacks):
+            dirpath = getattr(callback, 'dirpath', None)
+            if dirpath is not None and '://' not in str(dirpath):
+                folders[f'ModelCheckpoint #{number + 1} dirpath'] = dirpath
+        root = self.trainer.default_root_dir
+        if root is not None and '://' not in str(root):
+            folders['trainer.default_root_dir'] = root
+        check_output_paths(folders, {}, folders=list(folders))
+
     def _run_subcommand(self, subcommand: str) -> None:
         """Refuse ``--ckpt_path last`` when there is no last checkpoint, then run.
 
@@ -212,7 +256,10 @@ class RSVLMLightningCLI(LightningCLI):
 
         Raises:
             CheckpointError: ``ckpt_path`` is ``last`` and no checkpoint callback has one.
+            OutputPathError: ``fit`` with a checkpoint folder that cannot be written.
         """
+        if subcommand == 'fit':
+            self._check_checkpoint_folders()
         ckpt_path = self.config_init[subcommand].get('ckpt_path')
         if ckpt_path == 'last':
             connector = self.trainer._checkpoint_connector
@@ -255,6 +302,18 @@ class RSVLMLightningCLI(LightningCLI):
         return super().instantiate_trainer(**kwargs)
 
 
+def _bad_setting(key: str, value: Any) -> str | None:
+    """Why a config value cannot work (None when it can)."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if key == 'batch_size' and number and value < 1:
+        return f'must be at least 1, got {value!r}'
+    if key == 'num_workers' and number and value < 0:
+        return f'must be >= 0, got {value!r}'
+    if key in ('lr', 'learning_rate') and number and not (value >= 0 and value < float('inf')):
+        return f'must be a finite number >= 0, got {value!r}'
+    return None
+
+
 def run_lightning_cli(argv: Sequence[str]) -> int:
     """Run a Lightning subcommand.
 
@@ -292,7 +351,14 @@ def run_lightning_cli(argv: Sequence[str]) -> int:
         if code is None:
             return 0
         return code if isinstance(code, int) else 1
-    except InputError as error:
+    except (InputError, ConfigError, NonFiniteLossError) as error:
+        print(f'rs-vlm {command}: error: {error}', file=sys.stderr)
+        return 1
+    except OSError as error:
+        if error.filename is None:
+            raise
+        # A file the run could not write or read (full disk, read-only folder): the message
+        # names it; a traceback adds nothing.
         print(f'rs-vlm {command}: error: {error}', file=sys.stderr)
         return 1
     except ValueError as error:

@@ -4,6 +4,7 @@ Light to import (numpy, scipy, OpenCV, Pillow): no torch.
 """
 
 from .annotated_image import AnnotatedImage, corners_to_boxes
+from .auair import read_auair
 from .box_to_caption import (
     DEFAULT_B2C_CONFIG,
     B2CConfig,
@@ -72,6 +73,7 @@ __all__ = [
     'pluralise',
     'prepare_corpora',
     'read_annotation_file',
+    'read_auair',
     'read_class_map',
     'read_coco',
     'read_csv_boxes',

@@ -16,7 +16,14 @@ import numpy as np
 from rs_vlm.errors import AnnotationError
 
 from .annotated_image import AnnotatedImage
-from .reader_utils import check_class, clip_boxes, image_size, parse_number, read_lines
+from .reader_utils import (
+    ImageNotFoundError,
+    check_class,
+    clip_boxes,
+    image_size,
+    parse_number,
+    read_lines,
+)
 
 __all__ = ['CSV_COLUMNS', 'read_csv_boxes']
 
@@ -74,6 +81,7 @@ def read_csv_boxes(
     boxes: dict[str, list[list[float]]] = {}
     labels: dict[str, list[str]] = {}
     bad: set[str] = set()
+    first_lines: dict[str, int] = {}
     number = 1
     while True:
         try:
@@ -104,6 +112,7 @@ def read_csv_boxes(
             fail(error)
             bad.add(image)
             continue
+        first_lines.setdefault(image, number)
         boxes.setdefault(image, []).append(coords)
         labels.setdefault(image, []).append(label)
 
@@ -113,6 +122,13 @@ def read_csv_boxes(
         image_path = folder / image
         try:
             width, height = (sizes or {}).get(image) or image_size(image_path, path)
+        except ImageNotFoundError:
+            fail(
+                ImageNotFoundError(
+                    path, f'image {image!r} not found in {folder}', line=first_lines[image]
+                )
+            )
+            continue
         except AnnotationError as error:
             fail(error)
             continue

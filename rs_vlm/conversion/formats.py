@@ -1,7 +1,7 @@
 """The annotation formats ``convert`` reads: their file suffixes and the reader of one file.
 
-A format is a name (``'dota'``, ``'voc'``, ``'coco'``, ``'visdrone'``, ``'yolo'``, ``'csv'``,
-``'mask'``) with the suffixes of its annotation files and a reader turning one file into
+A format is a name (``'dota'``, ``'voc'``, ``'coco'``, ``'auair'``, ``'visdrone'``, ``'yolo'``,
+``'csv'``, ``'mask'``) with the suffixes of its annotation files and a reader turning one file into
 :class:`~.annotated_image.AnnotatedImage` records. :class:`ReaderOptions` holds everything a
 reader needs; it is a frozen, picklable value, so worker processes can read files in parallel.
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 from rs_vlm.errors import AnnotationError
 
 from .annotated_image import AnnotatedImage
+from .auair import read_auair
 from .coco import read_coco
 from .csv_boxes import read_csv_boxes
 from .dota import read_dota
@@ -35,6 +36,7 @@ ANNOTATION_SUFFIXES: dict[str, tuple[str, ...]] = {
     'dota': ('.txt',),
     'voc': ('.xml',),
     'coco': ('.json',),
+    'auair': ('.json',),
     'visdrone': ('.txt',),
     'yolo': ('.txt',),
     'csv': ('.csv',),
@@ -108,8 +110,8 @@ def read_annotation_file(
     entry_errors: list[AnnotationError] | None = [] if skip_errors else None
     folder = options.images[0] if options.images else None
     try:
-        if format in ('coco', 'csv'):
-            reader = read_coco if format == 'coco' else read_csv_boxes
+        if format in ('coco', 'auair', 'csv'):
+            reader = {'coco': read_coco, 'auair': read_auair, 'csv': read_csv_boxes}[format]
             for record in reader(file, images=folder, classes=options.classes, errors=entry_errors):
                 if entry_errors:
                     yield from entry_errors

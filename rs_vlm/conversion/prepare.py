@@ -192,6 +192,26 @@ def _test_images(data_root: Path) -> list[str]:
     return sorted(set(images))
 
 
+def _test_hashes(images: list[str], output: Path, workers: int, progress: bool) -> np.ndarray:
+    """PHash of the test images, cached in ``output`` while the files are unchanged."""
+    if not images:
+        return np.zeros(0, dtype=np.uint64)
+    cache = output / '.test-hashes.npz'
+    key = _fingerprint({'version': _PIPELINE_VERSION}, map(Path, images))
+    if cache.is_file():
+        try:
+            with np.load(cache, allow_pickle=False) as saved:
+                if str(saved['key']) == key:
+                    return saved['hashes'].astype(np.uint64)
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache is recomputed
+    hashed = _hash_images(images, workers, progress, 'pHash test images')
+    hashes = np.array([h for h, _ in hashed if h is not None], dtype=np.uint64)
+    with atomic_write(cache, mode='wb') as handle:
+        np.savez(handle, key=np.array(key), hashes=hashes)
+    return hashes
+
+
 def _caption_records(
     source: Source, part: SourcePart, data_root: Path, summary: ConversionSummary, on_error: str
 ) -> list[tuple[str, list[str]]]:
@@ -412,10 +432,7 @@ def prepare_corpora(
 
     found = {source.name: find_source_parts(source, data_root) for source in chosen}
     test_images = _test_images(data_root) if dedup and any(found.values()) else []
-    test_hashes = np.zeros(0, dtype=np.uint64)
-    if test_images:
-        hashed = _hash_images(test_images, workers, progress, 'pHash test images')
-        test_hashes = np.array([h for h, _ in hashed if h is not None], dtype=np.uint64)
+    test_hashes = _test_hashes(test_images, output, workers, progress)
     test_key = hashlib.sha256(test_hashes.tobytes()).hexdigest()
 
     results: list[SourceResult] = []
@@ -527,7 +544,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--data-root', type=Path, required=True, help='folder of downloads')
     parser.add_argument('--output', type=Path, required=True, help='folder for the corpora')
     parser.add_argument(
-        '--sources', nargs='+', choices=[s.name for s in SOURCES], help='default: all 17'
+        '--sources',
+        nargs='+',
+        choices=[s.name for s in SOURCES],
+        metavar='NAME',
+        help='sources to prepare (default: all 17): ' + ', '.join(s.name for s in SOURCES),
     )
     parser.add_argument(
         '--corpus-format',

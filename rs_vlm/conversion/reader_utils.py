@@ -106,7 +106,9 @@ def check_class(
     return label
 
 
-def find_image(folder: Path, name: str, path: str | Path) -> Path:
+def find_image(
+    folder: Path, name: str, path: str | Path, *, line: int | None = None, key: str | None = None
+) -> Path:
     """The image ``name`` in ``folder``; a bare stem tries :data:`IMAGE_SUFFIXES`.
 
     Raises:
@@ -123,7 +125,7 @@ def find_image(folder: Path, name: str, path: str | Path) -> Path:
             other = candidate.with_suffix(variant)
             if other.is_file():
                 return other
-    raise ImageNotFoundError(path, f'image {name!r} not found in {folder}')
+    raise ImageNotFoundError(path, f'image {name!r} not found in {folder}', line=line, key=key)
 
 
 def safe_image_name(name: str, path: str | Path, *, key: str | None = None) -> str:

@@ -86,9 +86,16 @@ SOURCES: tuple[Source, ...] = (
         'DOTA',
         'DET-10',
         'dota',
-        _one(
-            SourcePart('DOTA/train/labelTxt', 'DOTA/train/images'),
-            SourcePart('DOTA/val/labelTxt', 'DOTA/val/images'),
+        (
+            (
+                SourcePart('DOTA/train/labelTxt', 'DOTA/train/images'),
+                SourcePart('DOTA/val/labelTxt', 'DOTA/val/images'),
+            ),
+            # DOTA-v1.0's label archive unpacks to labelTxt-v1.0/labelTxt
+            (
+                SourcePart('DOTA/train/labelTxt-v1.0/labelTxt', 'DOTA/train/images'),
+                SourcePart('DOTA/val/labelTxt-v1.0/labelTxt', 'DOTA/val/images'),
+            ),
         ),
         paper_images=1409,
     ),
@@ -173,10 +180,16 @@ SOURCES: tuple[Source, ...] = (
         'au_air',
         'AU-AIR',
         'DET-10',
-        'coco',
-        _one(SourcePart('AU-AIR/annotations.json', 'AU-AIR/images')),
+        'auair',
+        (
+            (
+                SourcePart(
+                    'AU-AIR/auair2019annotations/annotations.json', 'AU-AIR/auair2019data/images'
+                ),
+            ),
+            (SourcePart('AU-AIR/annotations.json', 'AU-AIR/images'),),
+        ),
         paper_images=32823,
-        note='AU-AIR ships its own JSON; convert it to COCO form as AU-AIR/annotations.json',
     ),
     Source(
         'stanford_drone',

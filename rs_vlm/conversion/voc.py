@@ -229,10 +229,10 @@ def read_voc(
         if width == 0 or height == 0:
             raise AnnotationError(path, 'no <size> and check_image=False: the size is unknown')
     elif width == 0 or height == 0:
-        image = find_image(folder, name, path)
+        image = find_image(folder, name, path, key='filename')
         width, height = image_size(image, path)
     else:
-        image = find_image(folder, name, path)
+        image = find_image(folder, name, path, key='filename')
         check_declared_size(image, width, height, path, key='size')
     quads = np.asarray(corners, dtype=np.float64).reshape(-1, 4, 2)
     # Horizontal boxes as annotated (corner 0 and 2), so a reversed box stays degenerate;

@@ -12,6 +12,7 @@ from torch import Tensor
 from torch.nn import functional as F
 from torch.optim.lr_scheduler import LambdaLR
 
+from rs_vlm.errors import ConfigError
 from rs_vlm.models.factory import create_clip, get_tokenizer
 from rs_vlm.modules.loss import InfoNCELoss
 from rs_vlm.modules.optim import WarmupCosineSchedule, no_weight_decay_names, param_groups
@@ -64,6 +65,13 @@ class RemoteCLIPModule(LightningModule):
         nonfinite_loss: On a NaN/inf training loss, ``'raise'`` (stop, naming the batch's
             source files) or ``'skip'`` (no update for that batch; counted, warned and logged
             as ``train/nonfinite_skipped``).
+        nonfinite_max_skipped_fraction: With ``'skip'``, stop with an error once more than
+            this fraction of the steps had to be skipped (after 3 skips, and at the end of
+            training): a run that skips most steps is diverging, not training.
+
+    Raises:
+        ValueError: A negative or non-finite ``lr``, ``weight_decay`` or ``warmup_steps``,
+            ``eps`` not positive, ``max_steps`` below 1, betas outside ``[0, 1)``.
     """
 
     def __init__(
@@ -88,8 +96,10 @@ class RemoteCLIPModule(LightningModule):
         gather_with_grad: bool = True,
         logit_scale_max: float = math.log(100),
         nonfinite_loss: NonFinitePolicy = 'raise',
+        nonfinite_max_skipped_fraction: float = 0.1,
     ) -> None:
         super().__init__()
+        _check_optimiser_settings(lr, weight_decay, betas, eps, warmup_steps, max_steps)
         self.save_hyperparameters()
         self.model = create_clip(
             model_name,
@@ -101,7 +111,7 @@ class RemoteCLIPModule(LightningModule):
         self.loss_fn = InfoNCELoss(local_loss=local_loss, gather_with_grad=gather_with_grad)
         self._no_decay = no_weight_decay_names(self.model)
         self._lock_towers()
-        self.nonfinite_guard = NonFiniteLossGuard(nonfinite_loss)
+        self.nonfinite_guard = NonFiniteLossGuard(nonfinite_loss, nonfinite_max_skipped_fraction)
         if grad_checkpointing:
             if isinstance(self.model.visual, ModifiedResNet):
                 rank_zero_warn(
@@ -138,7 +148,17 @@ class RemoteCLIPModule(LightningModule):
         image_features, text_features, logit_scale = self.model(images, tokens)
         return image_features, text_features, logit_scale
 
+    def _check_text_length(self, tokens: Tensor) -> None:
+        expected = getattr(self.model, 'context_length', None)
+        if isinstance(expected, int) and tokens.ndim == 2 and tokens.shape[1] != expected:
+            raise ConfigError(
+                f'text batches have {tokens.shape[1]} tokens per caption, but model '
+                f'{self.hparams.model_name!r} has a context length of {expected}; tokenize with '
+                f"the model's tokenizer (datamodule tokenizer: {self.hparams.model_name!r})"
+            )
+
     def _shared_step(self, batch: dict[str, Any], stage: str) -> Tensor:
+        self._check_text_length(batch['text'])
         image_features, text_features, logit_scale = self(batch['image'], batch['text'])
         loss = self.loss_fn(image_features, text_features, logit_scale)
         batch_size = batch['image'].shape[0]
@@ -163,8 +183,23 @@ class RemoteCLIPModule(LightningModule):
         return loss
 
     def on_train_start(self) -> None:
-        """Apply dataloader state that a mid-epoch resume left pending (Lightning #20550)."""
+        """Align the resumed training loader with the epoch and batch the run continues at."""
         apply_pending_dataloader_state(self.trainer)
+
+    def on_train_end(self) -> None:
+        """Fail the run when too many steps were skipped for a non-finite loss."""
+        self.nonfinite_guard.check_fraction(at_end=True)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep the non-finite step counts, so a resumed run enforces the fraction over all."""
+        guard = self.nonfinite_guard
+        checkpoint['nonfinite_loss'] = {'skipped': guard.num_skipped, 'checked': guard.num_checked}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Restore the non-finite step counts."""
+        counts = checkpoint.get('nonfinite_loss') or {}
+        self.nonfinite_guard.num_skipped = int(counts.get('skipped', 0))
+        self.nonfinite_guard.num_checked = int(counts.get('checked', 0))
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         """Validation InfoNCE loss (logged as ``val/loss``)."""
@@ -185,6 +220,7 @@ class RemoteCLIPModule(LightningModule):
         if 'image' in batch:
             out['image_features'] = self.encode_images(batch['image'])
         if 'text' in batch:
+            self._check_text_length(batch['text'])
             out['text_features'] = self.encode_texts(batch['text'])
         if 'index' in batch:
             out['index'] = batch['index']
@@ -214,3 +250,28 @@ class RemoteCLIPModule(LightningModule):
             'optimizer': optimizer,
             'lr_scheduler': {'scheduler': scheduler, 'interval': 'step', 'frequency': 1},
         }
+
+
+def _check_optimiser_settings(
+    lr: float,
+    weight_decay: float,
+    betas: tuple[float, float],
+    eps: float,
+    warmup_steps: int,
+    max_steps: int | None,
+) -> None:
+    """Refuse settings that would train wrongly without an error (a negative lr ascends)."""
+    problems = []
+    for name, value in (('lr', lr), ('weight_decay', weight_decay)):
+        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+            problems.append(f'{name} must be a finite number >= 0, got {value!r}')
+    if not (isinstance(eps, int | float) and math.isfinite(eps) and eps > 0):
+        problems.append(f'eps must be > 0, got {eps!r}')
+    if len(betas) != 2 or not all(0 <= beta < 1 for beta in betas):
+        problems.append(f'betas must be two numbers in [0, 1), got {betas!r}')
+    if warmup_steps < 0:
+        problems.append(f'warmup_steps must be >= 0, got {warmup_steps!r}')
+    if max_steps is not None and max_steps < 1:
+        problems.append(f'max_steps must be >= 1 or None, got {max_steps!r}')
+    if problems:
+        raise ValueError('RemoteCLIPModule: ' + '; '.join(problems))

@@ -142,7 +142,8 @@ class ArchiveIndexInfo:
         path: The index folder.
         count: Vectors indexed.
         dim: Their width.
-        index_type: The kind built (``'flat'``, ``'ivfpq'``, ``'hnsw'`` or a description).
+        index_type: The kind built (``'flat'``, ``'ivfsq'``, ``'ivfpq'``, ``'hnsw'``, or a
+            description).
         description: The FAISS ``index_factory`` description.
         resumed: Items found in shards of an earlier run (not encoded again).
         skipped: ``(path, reason)`` of unreadable images (``on_error='skip'``).
@@ -323,7 +324,7 @@ def build_archive_index(
         stride: Step between raster windows (``window`` when None: tiles that just touch).
         bands: 1-based R, G, B raster bands (None: Sentinel-2 B04/B03/B02 or the first three).
         index_type: ``'auto'`` (exact below ``EXACT_THRESHOLD`` vectors), ``'flat'``,
-            ``'ivfpq'``, ``'hnsw'`` or a FAISS factory description.
+            ``'ivfsq'``, ``'ivfpq'``, ``'hnsw'`` or a FAISS factory description.
         batch_size: Items per forward.
         num_workers: DataLoader worker processes.
         accelerator: Lightning accelerator (``'auto'``, ``'cpu'``, ``'gpu'``).

@@ -346,8 +346,8 @@ def build_index_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         '--index-type',
         default='auto',
-        help="'auto' (exact below 100,000 vectors, IVF-PQ above), 'flat', 'ivfpq', 'hnsw' or "
-        'a FAISS index_factory string',
+        help="'auto' (exact below 100,000 vectors, IVF with 8-bit codes above), 'flat', "
+        "'ivfsq', 'ivfpq', 'hnsw' or a FAISS index_factory string",
     )
     parser.add_argument('--accelerator', default='auto', help='Lightning accelerator: auto/cpu/gpu')
     parser.add_argument('--devices', default='1', help='devices per node (Lightning)')

@@ -39,7 +39,13 @@ from rs_vlm.prediction.model import LoadedModel, load_for_prediction
 from rs_vlm.prediction.raster_windows import RasterStack, WindowStrip, window_offsets
 from rs_vlm.prediction.window_encoding import encode_windows, window_preprocess_config
 
-__all__ = ['LOGIT_SCALE', 'RASTER_SUFFIXES', 'SceneMap', 'map_scene', 'tent_weights']
+__all__ = [
+    'LOGIT_SCALE',
+    'RASTER_SUFFIXES',
+    'SceneMap',
+    'map_scene',
+    'tent_weights',
+]
 
 #: Logit scale of the class softmax (as ``classify_images``).
 LOGIT_SCALE = 100.0
@@ -48,7 +54,7 @@ LOGIT_SCALE = 100.0
 RASTER_SUFFIXES = ('.tif', '.tiff')
 
 #: GDAL block cache while writing (bytes): bounds memory on wide rasters.
-_GDAL_CACHE_BYTES = 256 * 1024 * 1024
+_GDAL_CACHE_BYTES = 128 * 1024 * 1024
 
 
 @dataclass
@@ -310,9 +316,10 @@ def _write_map(
         'nodata': float('nan'),
         'crs': stack.crs,
         'transform': stack.transform,
-        'tiled': True,
-        'blockxsize': 256,
-        'blockysize': 256,
+        # staging file in strips: finished rows are written whole, so no partial tiles wait in
+        # GDAL's cache; the COG copy re-tiles it
+        'tiled': False,
+        'blockysize': 16,
         'compress': 'deflate',
         'zlevel': 1,
         'BIGTIFF': 'IF_SAFER',

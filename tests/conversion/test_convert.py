@@ -18,7 +18,7 @@ from rs_vlm.conversion import (
     read_voc,
 )
 from rs_vlm.conversion.reader_utils import ImageNotFoundError
-from rs_vlm.errors import AnnotationError
+from rs_vlm.errors import AnnotationError, OutputPathError
 from rs_vlm.io.decoding import load_image
 
 QUAD = '10 10 20 10 20 20 10 20'
@@ -212,6 +212,6 @@ def test_workers_write_the_same_corpus(tmp_path: Path) -> None:
 def test_output_equal_to_input_is_refused_before_reading(tmp_path: Path) -> None:
     path = tmp_path / 'boxes.csv'
     path.write_text('image_path,xmin,ymin,xmax,ymax,label\n')
-    with pytest.raises(AnnotationError, match='overwrite the annotations'):
+    with pytest.raises(OutputPathError, match='output is the same file as the input annotations'):
         convert_annotations('csv', path, path, progress=False)
     assert path.read_text() == 'image_path,xmin,ymin,xmax,ymax,label\n'

@@ -12,6 +12,7 @@ import pytest
 import rasterio
 from PIL import Image
 
+import rs_vlm.conversion.prepare as prepare_module
 from rs_vlm.cli import main as rs_vlm
 from rs_vlm.conversion.prepare import prepare_corpora
 from rs_vlm.datamodules.corpus_files import open_caption_corpus, read_mixture_manifest
@@ -113,7 +114,10 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def test_prepare_writes_corpora_manifest_and_table(
-    data_root: tuple[Path, dict[str, object]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    data_root: tuple[Path, dict[str, object]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     root, made = data_root
     output = tmp_path / 'corpora'
@@ -161,7 +165,13 @@ def test_prepare_writes_corpora_manifest_and_table(
 
     # Unchanged inputs: every source is reused; touching one DOTA label converts DOTA again.
     before = (output / 'dota.tsv').stat().st_mtime_ns
-    result = prepare_corpora(root, output, progress=False)
+
+    def no_hashing(*args: object) -> None:
+        raise AssertionError('unchanged inputs were hashed again')
+
+    with monkeypatch.context() as patch:
+        patch.setattr(prepare_module, '_hash_images', no_hashing)
+        result = prepare_corpora(root, output, progress=False)
     assert {r.status for r in result.sources if r.corpus} == {'reused'}
     assert (output / 'dota.tsv').stat().st_mtime_ns == before
     label = root / 'DOTA' / 'train' / 'labelTxt' / 'P0706.txt'
@@ -230,3 +240,38 @@ def test_prepare_then_fit_logs_zero_shot_and_retrieval(
         float(row['val/RSICD/mean_recall']) for row in rows if row.get('val/RSICD/mean_recall')
     ]
     assert len(values) == 1 and 0 <= values[0] <= 100
+
+
+def test_a_failing_source_is_reported_and_the_others_still_prepared(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / 'data'
+    dota = root / 'DOTA' / 'val'
+    (dota / 'labelTxt').mkdir(parents=True)
+    (dota / 'images').mkdir()
+    Image.new('RGB', (64, 64)).save(dota / 'images' / 'P1.png')
+    (dota / 'labelTxt' / 'P1.txt').write_text('1 2 3 plane\n')  # 4 fields, not 9 or 10
+    hrsc = root / 'HRSC2016' / 'Train'
+    (hrsc / 'Annotations').mkdir(parents=True)
+    (hrsc / 'AllImages').mkdir()
+    Image.new('RGB', (300, 200)).save(hrsc / 'AllImages' / '100000001.bmp')
+    (hrsc / 'Annotations' / '100000001.xml').write_text(
+        '<HRSC_Image><Img_FileName>100000001</Img_FileName><Img_FileFmt>bmp</Img_FileFmt>'
+        '<Img_SizeWidth>300</Img_SizeWidth><Img_SizeHeight>200</Img_SizeHeight><HRSC_Objects>'
+        '<HRSC_Object><box_xmin>10</box_xmin><box_ymin>20</box_ymin><box_xmax>60</box_xmax>'
+        '<box_ymax>50</box_ymax></HRSC_Object></HRSC_Objects></HRSC_Image>'
+    )
+    output = tmp_path / 'corpora'
+    args = ['prepare', '--data-root', str(root), '--output', str(output), '--no-progress']
+    assert rs_vlm([*args, '--on-error', 'raise', '--workers', '1']) == 1
+    captured = capsys.readouterr()
+    assert 'DOTA: ' in captured.err and 'P1.txt, line 1' in captured.err
+    assert '| DET-10 | DOTA | 0 | 0 | 0 | 0 | 1,409 | failed |' in captured.out
+    assert '| DET-10 | HRSC | 1 | 5 | 0 | 0 | 1,055 | converted |' in captured.out
+    [entry] = read_mixture_manifest(output / 'mixture.json')
+    assert entry.name == 'hrsc2016' and entry.path == output / 'hrsc2016.tsv'
+    assert not (output / 'dota.tsv').exists() and not (output / 'dota.fingerprint').exists()
+    # With the default on-error skip, the bad label is counted and the run succeeds.
+    assert rs_vlm([*args, '--workers', '1']) == 0
+    summary = json.loads((output / 'dota.tsv.summary.json').read_text())
+    assert summary['images'] == 0 and summary['skipped'] == {'malformed annotation': 1}

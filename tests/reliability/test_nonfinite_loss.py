@@ -65,10 +65,17 @@ def _batches(module: RemoteCLIPModule) -> list[dict]:
     return batches
 
 
-def _fit(policy: str, tmp_path: Path, callbacks: list) -> tuple[Trainer, RemoteCLIPModule]:
+def _fit(
+    policy: str, tmp_path: Path, callbacks: list, max_fraction: float = 0.5
+) -> tuple[Trainer, RemoteCLIPModule]:
     torch.manual_seed(0)
     module = RemoteCLIPModule(
-        'rs-vit-tiny', lr=1e-3, warmup_steps=1, max_steps=3, nonfinite_loss=policy
+        'rs-vit-tiny',
+        lr=1e-3,
+        warmup_steps=1,
+        max_steps=3,
+        nonfinite_loss=policy,
+        nonfinite_max_skipped_fraction=max_fraction,
     )
     trainer = Trainer(
         accelerator='cpu',
@@ -105,3 +112,36 @@ def test_raise_policy_names_the_batch_files(tmp_path: Path) -> None:
     message = str(info.value)
     assert 'global step 1' in message
     assert all(f'/corpus/img_{BAD_BATCH}_{i}.jpg' in message for i in range(4))
+
+
+def test_guard_stops_when_most_steps_are_skipped() -> None:
+    """11 of 12 steps non-finite: stop at the third skip (3 of 3 > 10%), not exit 0."""
+    guard = NonFiniteLossGuard('skip', max_skipped_fraction=0.1, min_skipped=3)
+    nan, one = torch.tensor(float('nan')), torch.tensor(1.0)
+    assert guard.check(one, {}, step=0)
+    assert not guard.check(nan, {}, step=1)
+    assert not guard.check(nan, {}, step=2)
+    with pytest.raises(NonFiniteLossError, match=r'in 3 of 4 steps \(75%, more than the 10%'):
+        guard.check(nan, {}, step=3)
+
+
+def test_guard_tolerates_rare_skips_and_checks_the_total_at_the_end() -> None:
+    guard = NonFiniteLossGuard('skip', max_skipped_fraction=0.1, min_skipped=3)
+    for step in range(40):
+        finite = step % 10 != 9  # every 10th skipped: never more than 10%, tolerated
+        assert guard.check(torch.tensor(1.0 if finite else float('inf')), {}, step=step) is finite
+    guard.check_fraction(at_end=True)
+    short = NonFiniteLossGuard('skip', max_skipped_fraction=0.1, min_skipped=3)
+    short.check(torch.tensor(float('nan')), {}, step=0)
+    short.check(torch.tensor(1.0), {}, step=1)
+    short.check_fraction()  # 1 skip: below min_skipped while running
+    with pytest.raises(NonFiniteLossError, match='1 of 2 steps'):
+        short.check_fraction(at_end=True)
+    with pytest.raises(ValueError, match='max_skipped_fraction'):
+        NonFiniteLossGuard('skip', max_skipped_fraction=1.5)
+
+
+def test_skip_run_fails_when_the_fraction_is_exceeded(tmp_path: Path) -> None:
+    """One NaN batch of three is 33%: with the default 10% the run ends in an error."""
+    with pytest.raises(NonFiniteLossError, match='1 of 3 steps'):
+        _fit('skip', tmp_path, [], max_fraction=0.1)
