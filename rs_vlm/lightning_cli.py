@@ -215,6 +215,11 @@ class RSVLMLightningCLI(LightningCLI):
         except InputError:
             raise
         except ValueError as error:
+            # jsonargparse wraps what a class raises in its own ValueError; a bad input file
+            # (weights that are not cached offline, an unreadable checkpoint) stays one line
+            cause = _find_cause(error, InputError)
+            if cause is not None:
+                raise cause from None
             self.parser.error(f'the config gives a value the classes refuse: {error}')
 
     def _layer_under_config(self, subcommand: str, class_path: str, values: dict) -> Any:
@@ -328,7 +333,6 @@ def run_lightning_cli(argv: Sequence[str]) -> int:
     # Importing registers the package's small model configs with open_clip, so configs that
     # name them (e.g. as a datamodule tokenizer) resolve before the model is built.
     import rs_vlm.models  # noqa: F401
-    from rs_vlm.models.hub import WeightsUnavailableError
 
     command = argv[0] if argv else 'fit'
     try:
@@ -360,13 +364,6 @@ def run_lightning_cli(argv: Sequence[str]) -> int:
         # A file the run could not write or read (full disk, read-only folder): the message
         # names it; a traceback adds nothing.
         print(f'rs-vlm {command}: error: {error}', file=sys.stderr)
-        return 1
-    except ValueError as error:
-        # jsonargparse wraps errors raised while building the model in its own ValueError
-        missing = _find_cause(error, WeightsUnavailableError)
-        if missing is None:
-            raise
-        print(f'rs-vlm {command}: error: {missing}', file=sys.stderr)
         return 1
     return 0
 
