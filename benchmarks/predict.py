@@ -1,12 +1,13 @@
 """Zero-shot classification of a folder: ``classify_images`` vs the per-image README loop.
 
 The baseline is what open_clip's and RemoteCLIP's READMEs show: open each image, preprocess,
-encode one at a time, compare with template-averaged class embeddings. Both paths use the same
-model, classes, templates and images; the script checks they give the same probabilities and
-prints the speed ratio.
+encode one at a time, compare with template-averaged class embeddings (ITRA's average of the
+raw prompt embeddings, as ``classify_images`` builds them by default). Both paths use the same
+model, classes, templates and images (1,000 JPEGs of 600 px by default); the script checks they
+give the same probabilities and prints the speed ratio with 0 and 2 decoding workers.
 
-    python benchmarks/predict.py --model rs-vit-tiny --images 64
-    python benchmarks/predict.py --model ViT-B-32-quickgelu --images 64 --device cuda
+    python benchmarks/predict.py --model rs-vit-tiny
+    python benchmarks/predict.py --model ViT-B-32-quickgelu --device cuda
 """
 
 import argparse
@@ -42,7 +43,7 @@ def readme_loop(loaded: tuple, files: list[Path], device: str) -> tuple[torch.Te
     start = time.perf_counter()
     with torch.no_grad():
         prompts = [template.format(name) for name in CLASSES for template in TEMPLATES]
-        text = F.normalize(model.encode_text(tokenizer(prompts).to(device)), dim=-1)
+        text = model.encode_text(tokenizer(prompts).to(device))
         weights = F.normalize(text.view(len(CLASSES), len(TEMPLATES), -1).mean(1), dim=-1)
         rows = []
         for path in files:
@@ -55,8 +56,8 @@ def readme_loop(loaded: tuple, files: list[Path], device: str) -> tuple[torch.Te
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--model', default='rs-vit-tiny')
-    parser.add_argument('--images', type=int, default=64)
-    parser.add_argument('--size', type=int, default=256, help='side of the generated JPEGs')
+    parser.add_argument('--images', type=int, default=1000)
+    parser.add_argument('--size', type=int, default=600, help='side of the generated JPEGs')
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args()

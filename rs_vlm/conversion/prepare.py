@@ -38,6 +38,7 @@ from rs_vlm.errors import AnnotationError, CorpusError, InputError
 from .convert import convert_annotations
 from .corpus_writer import ConversionSummary, CorpusWriter
 from .dedup import find_near_duplicates, phash
+from .reader_utils import safe_image_name
 from .sources import SOURCES, Source, SourcePart
 
 __all__ = [
@@ -213,7 +214,7 @@ def _test_hashes(images: list[str], output: Path, workers: int, progress: bool) 
 
 
 def _caption_records(
-    source: Source, part: SourcePart, data_root: Path, summary: ConversionSummary, on_error: str
+    part: SourcePart, data_root: Path, summary: ConversionSummary, on_error: str
 ) -> list[tuple[str, list[str]]]:
     """The train split of a RET-3 benchmark as (image path, captions), images checked."""
     from rs_vlm.datasets.bad_input import BadInputPolicy
@@ -230,6 +231,13 @@ def _caption_records(
         )
     records = []
     for name, texts in zip(names, captions):
+        try:
+            safe_image_name(name, root, key='filename')
+        except AnnotationError as error:
+            if on_error != 'skip':
+                raise
+            summary.skip('malformed annotation', str(error))
+            continue
         image = root / 'images' / name
         if not image.is_file():
             message = f'{root}: image {name!r} not found in {root / "images"}'
@@ -297,7 +305,7 @@ def _convert_source(
         records: list[tuple[str, list[str]]] = []
         for index, part in enumerate(parts):
             if source.format == 'captions':
-                records += _caption_records(source, part, data_root, summary, on_error)
+                records += _caption_records(part, data_root, summary, on_error)
             else:
                 records += _converted_records(
                     source,

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from rs_vlm.errors import AnnotationError
+from rs_vlm.image_files import IMAGE_SUFFIXES
 
 __all__ = [
     'IMAGE_SUFFIXES',
@@ -26,9 +27,6 @@ __all__ = [
     'read_lines',
     'safe_image_name',
 ]
-
-#: Image suffixes tried, in order, when an annotation names only the image stem.
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
 
 #: Read through rasterio, as the datasets decode them (multi-band GeoTIFFs Pillow cannot open).
 _TIFF_SUFFIXES = ('.tif', '.tiff')

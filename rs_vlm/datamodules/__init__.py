@@ -23,7 +23,6 @@ from rs_vlm.datamodules.scene import (
     UCMercedDataModule,
     WHURS19DataModule,
 )
-from rs_vlm.datamodules.tokenizers import get_tokenizer
 
 __all__ = [
     'CLIP_MEAN',
@@ -46,7 +45,6 @@ __all__ = [
     'SceneDataModule',
     'UCMercedDataModule',
     'WHURS19DataModule',
-    'get_tokenizer',
 ]
 
 

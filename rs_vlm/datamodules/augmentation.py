@@ -14,6 +14,7 @@ from typing import Any
 import kornia.augmentation as K
 import torch
 import torch.nn.functional as F
+from open_clip import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from torch import Tensor, nn
 
 __all__ = [
@@ -27,9 +28,10 @@ __all__ = [
     'clip_train_augmentation',
 ]
 
-#: OpenAI CLIP normalisation in 0..1 units (multiply by 255 for torchgeo's 0..255 images).
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+#: OpenAI CLIP normalisation in 0..1 units, open_clip's constants (multiply by 255 for
+#: torchgeo's 0..255 images).
+CLIP_MEAN: tuple[float, ...] = OPENAI_DATASET_MEAN
+CLIP_STD: tuple[float, ...] = OPENAI_DATASET_STD
 
 
 class ImageAugmentation(nn.Sequential):

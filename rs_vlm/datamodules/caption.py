@@ -21,11 +21,11 @@ from rs_vlm.datamodules.augmentation_seed import batch_position, seeded_rng
 from rs_vlm.datamodules.corpus_files import open_caption_corpus
 from rs_vlm.datamodules.model_inputs import model_input_size
 from rs_vlm.datamodules.resumable_loader import ResumableDataLoader
-from rs_vlm.datamodules.tokenizers import get_tokenizer
 from rs_vlm.datasets.bad_input import OnError, collate_skipping_bad
 from rs_vlm.datasets.caption_corpus import CaptionCorpus
 from rs_vlm.datasets.caption_csv import CaptionCSVDataset
 from rs_vlm.io.random_crop import RandomResizedCropBox
+from rs_vlm.models.factory import get_tokenizer
 from rs_vlm.samplers.epoch_random import EpochRandomSampler
 
 __all__ = ['CaptionDataModule', 'apply_image_augmentation']

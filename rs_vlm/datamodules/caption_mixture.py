@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 
 from rs_vlm.datamodules.caption import CaptionDataModule
 from rs_vlm.datamodules.resumable_loader import ResumableDataLoader
-from rs_vlm.datasets.bad_input import OnError, collate_skipping_bad
+from rs_vlm.datasets.bad_input import collate_skipping_bad
 from rs_vlm.datasets.caption_corpus import CaptionCorpus
 from rs_vlm.datasets.caption_mixture import CaptionMixture
 from rs_vlm.samplers.weighted_mixture import WeightedMixtureSampler
@@ -41,7 +41,6 @@ class CaptionMixtureDataModule(CaptionDataModule):
         tokenizer: open_clip model name whose tokenizer encodes captions.
         context_length: Token sequence length (None: the model's).
         seed: Seed of the per-epoch draw and caption choice.
-        on_error: Kept for the signature of :class:`CaptionDataModule`; each corpus has its own.
         crop_scale: Area range of the training random resized crop.
         drop_last: Drop the last incomplete training batch.
     """
@@ -58,7 +57,6 @@ class CaptionMixtureDataModule(CaptionDataModule):
         tokenizer: str = 'ViT-B-32',
         context_length: int | None = None,
         seed: int = 0,
-        on_error: OnError = 'raise',
         crop_scale: tuple[float, float] = (0.9, 1.0),
         drop_last: bool = True,
     ) -> None:
@@ -69,41 +67,43 @@ class CaptionMixtureDataModule(CaptionDataModule):
             tokenizer=tokenizer,
             context_length=context_length,
             seed=seed,
-            on_error=on_error,
             crop_scale=crop_scale,
             drop_last=drop_last,
         )
+        # shallow copies configured for training: the caller's corpora stay as given
         if isinstance(train, Mapping):
             self.train_names = list(train)
-            self.train_sources = list(train.values())
+            self.train_sources = [self._training_copy(c) for c in train.values()]
             if isinstance(weights, Mapping):
                 unknown = sorted(set(weights) - set(train))
                 if unknown:
                     raise ValueError(f'weights for unknown training corpora: {unknown}')
                 weights = [float(weights.get(name, 0.0)) for name in self.train_names]
         else:
-            self.train_sources = list(train)
+            self.train_sources = [self._training_copy(corpus) for corpus in train]
             self.train_names = [f'source{i}' for i in range(len(self.train_sources))]
         if isinstance(weights, Mapping):
             raise ValueError('weights by name need train given by name')
         self.weights = list(weights) if weights is not None else None
         self.samples_per_epoch = samples_per_epoch
-        for source in self.train_sources:
-            source.mode = 'train'
-            if source.tokenizer is None:
-                source.tokenizer = self.tokenizer  # type: ignore[assignment]
         self.retrieval_datasets: dict[str, CaptionCorpus] = {}
         self._val_pairs: list[CaptionCorpus] = []
         for name, dataset in (val or {}).items():
             retrieval = copy.copy(dataset)
             retrieval.mode = 'retrieval'
             self.retrieval_datasets[name] = retrieval
-            pairs = copy.copy(dataset)
-            pairs.mode = 'train'
-            pairs.tokenizer = pairs.tokenizer or self.tokenizer  # type: ignore[assignment]
-            pairs.caption_index = _first_caption  # type: ignore[method-assign]
+            pairs = self._training_copy(dataset)
+            pairs.fixed_caption = 0  # the first caption of each image: a comparable loss
             pairs.image_dtype = torch.uint8
             self._val_pairs.append(pairs)
+
+    def _training_copy(self, corpus: CaptionCorpus) -> CaptionCorpus:
+        """A shallow copy in train mode with the datamodule's tokenizer when it has none."""
+        copied = copy.copy(corpus)
+        copied.mode = 'train'
+        if copied.tokenizer is None:
+            copied.tokenizer = self.tokenizer  # type: ignore[assignment]
+        return copied
 
     def make_dataset(self, split: str) -> Dataset[Any] | None:
         """The training mixture or the validation pairs.
@@ -144,10 +144,6 @@ class CaptionMixtureDataModule(CaptionDataModule):
             drop_last=self.drop_last and len(sampler) >= self.batch_size,
             persistent_workers=self.num_workers > 0,
         )
-
-
-def _first_caption(index: int, epoch: int) -> int:
-    return 0
 
 
 def _read_as_uint8(corpus: CaptionCorpus) -> CaptionCorpus:

@@ -63,6 +63,9 @@ class CaptionCorpus(NonGeoDataset):
 
     image_dtype: torch.dtype = torch.float32
     train_crop: RandomResizedCropBox | None = None
+    #: When set, train mode always pairs an image with this caption of its list (a fixed,
+    #: epoch-independent validation loss) instead of drawing one per epoch.
+    fixed_caption: int | None = None
 
     def __init__(
         self,
@@ -120,6 +123,8 @@ class CaptionCorpus(NonGeoDataset):
             An index into ``image_captions[index]``.
         """
         count = len(self.image_captions[index])
+        if self.fixed_caption is not None:
+            return min(self.fixed_caption, count - 1)
         if count == 1:
             return 0
         return int(np.random.default_rng((self.seed, epoch, index)).integers(count))

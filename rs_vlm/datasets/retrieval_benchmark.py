@@ -7,13 +7,18 @@ Folder layout under ``root`` (either caption format works; the JSON wins when bo
       <split>_caps.txt, <split>_filename.txt   the "precomp" text files of each split
       images/<file name>                the images named by the caption files
 
-With ``download=True`` and a ``url``, a missing corpus is fetched as one archive (checked
-against ``md5`` when ``checksum=True``) and extracted into ``root``.
+None of the benchmarks has a stable public direct link, so ``url`` is an argument: with
+``download=True`` and a ``url`` (a mirror, ``file://`` path or loopback server), a missing corpus
+is fetched as one archive (checked against ``md5`` when ``checksum=True``) and extracted into
+``root``; an archive already at ``root / filename`` is extracted without downloading.
 """
 
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
+from urllib.parse import urlparse
+
+from torchvision.datasets.utils import check_integrity
 
 from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
 from rs_vlm.datasets.caption_corpus import CaptionMode, Tokenizer
@@ -23,7 +28,6 @@ from rs_vlm.io.download import (
     ArchiveError,
     MissingDatasetError,
     download_archive,
-    file_md5,
     safe_extract,
 )
 
@@ -46,6 +50,8 @@ class RetrievalBenchmark(ListedCaptionDataset):
         transforms: Applied to each sample last.
         download: Fetch the archive from ``url`` when the files are missing.
         checksum: Check the archive's MD5.
+        url: Where the archive (caption files + ``images/``) can be fetched.
+        md5: Its expected MD5.
         seed: Seed of the per-epoch caption choice.
         on_error: ``'raise'`` or ``'skip'``.
         check_files: Check that every image exists now (False allows caption-only use).
@@ -58,9 +64,10 @@ class RetrievalBenchmark(ListedCaptionDataset):
     json_name: ClassVar[str] = ''
     splits: ClassVar[tuple[str, ...]] = ('train', 'val', 'test')
     #: Archive with the caption files and images (None: no public direct link).
-    url: ClassVar[str | None] = None
-    filename: ClassVar[str] = ''
-    md5: ClassVar[str | None] = None
+    url: str | None = None
+    #: Its file name under ``root`` (default: the last part of ``url``).
+    filename: str = ''
+    md5: str | None = None
     #: How to obtain the data by hand, for the not-found error.
     manual: ClassVar[str] = ''
 
@@ -79,6 +86,8 @@ class RetrievalBenchmark(ListedCaptionDataset):
         seed: int = 0,
         on_error: OnError = 'raise',
         check_files: bool = True,
+        url: str | None = None,
+        md5: str | None = None,
     ) -> None:
         if split not in self.splits:
             raise ValueError(f'split must be one of {self.splits}, got {split!r}')
@@ -86,6 +95,12 @@ class RetrievalBenchmark(ListedCaptionDataset):
         self.split = split
         self.download = download
         self.checksum = checksum
+        if url is not None:
+            self.url = url
+        if md5 is not None:
+            self.md5 = md5
+        if self.url is not None and not self.filename:
+            self.filename = PurePosixPath(urlparse(self.url).path).name
         self._verify()
         policy = BadInputPolicy(on_error)
         json_file = self.root / f'dataset_{self.json_name}.json'
@@ -120,7 +135,11 @@ class RetrievalBenchmark(ListedCaptionDataset):
             return
         archive = self.root / self.filename if self.filename else None
         if archive is not None and archive.is_file():
-            if self.checksum and self.md5 is not None and file_md5(archive) != self.md5:
+            if (
+                self.checksum
+                and self.md5 is not None
+                and not check_integrity(str(archive), self.md5)
+            ):
                 raise ArchiveError(archive, f'MD5 does not match the expected {self.md5}')
             safe_extract(archive, self.root)
         elif self.download and self.url is not None:

@@ -14,7 +14,7 @@ from ``classes``, so it never scores a class the data lacks.
 
 import difflib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,6 +31,7 @@ from rs_vlm.datasets.scene_classes import (
     normalise_folder_name,
 )
 from rs_vlm.errors import InputError
+from rs_vlm.image_files import IMAGE_SUFFIXES
 from rs_vlm.io.decoding import load_image
 from rs_vlm.io.download import MissingDatasetError
 
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
-    'IMAGE_SUFFIXES',
     'SceneDataset',
     'paper_split',
     'scan_image_files',
@@ -48,7 +48,6 @@ __all__ = [
 
 logger = logging.getLogger('rs_vlm.datasets')
 
-IMAGE_SUFFIXES = frozenset({'.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.webp'})
 SPLITS = ('train', 'val', 'trainval', 'test', 'all')
 
 
@@ -294,7 +293,7 @@ class SceneDataset(NonGeoDataset):
         return self.policy.num_skipped
 
 
-def scan_image_files(folder: Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> list[Path]:
+def scan_image_files(folder: Path, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> list[Path]:
     """Image files anywhere below ``folder`` (nested category folders allowed), sorted.
 
     Args:
@@ -312,7 +311,7 @@ def scan_image_files(folder: Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) ->
 
 
 def torchgeo_or_release_files(
-    dataset: SceneDataset, dataset_class: type, suffixes: frozenset[str] = IMAGE_SUFFIXES
+    dataset: SceneDataset, dataset_class: type, suffixes: Sequence[str] = IMAGE_SUFFIXES
 ) -> list[Path]:
     """Files of torchgeo's layout when it is there (or ``download=True``), else the release's.
 

@@ -27,12 +27,14 @@ from torch import Tensor
 from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
 from rs_vlm.datasets.caption_corpus import CaptionCorpus, CaptionMode, Tokenizer
 from rs_vlm.errors import CorpusError
+from rs_vlm.image_files import IMAGE_SUFFIXES
 from rs_vlm.io.decoding import decode_image_bytes
 from rs_vlm.io.random_crop import CropSampler
 
 __all__ = ['IMAGE_EXTENSIONS', 'INDEX_NAME', 'ShardSample', 'WebDatasetShards', 'scan_shard']
 
-IMAGE_EXTENSIONS = ('jpg', 'jpeg', 'png', 'tif', 'tiff', 'webp', 'bmp')
+#: WebDataset member extensions of an image (:data:`rs_vlm.image_files.IMAGE_SUFFIXES`).
+IMAGE_EXTENSIONS = tuple(suffix[1:] for suffix in IMAGE_SUFFIXES)
 INDEX_NAME = 'index.json'
 
 #: ``(shard file name, image member name, data offset, data size, captions)``.

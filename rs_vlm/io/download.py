@@ -1,19 +1,20 @@
 """torchgeo-style downloads: fetch an archive, verify its MD5, extract it safely.
 
 torchvision's ``download_url`` does the transfer (any ``http(s)``/``file`` URL; tests use a
-loopback server). Extraction is ours because torchgeo's ``extract_archive`` trusts member names;
-we refuse absolute paths, ``..`` components and links that leave the target folder.
+loopback server) and its ``check_integrity`` the MD5. Extraction is ours because torchgeo's
+``extract_archive`` trusts member names: tar archives go through ``tarfile``'s ``'data'``
+filter, zip member names through a check, and absolute paths, ``..`` components and links that
+leave the target folder are refused before anything is written.
 """
 
-import hashlib
 import tarfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 
 from torch.utils.data import Dataset
 from torchgeo.datasets import DatasetNotFoundError
-from torchvision.datasets.utils import download_url
+from torchvision.datasets.utils import calculate_md5, check_integrity, download_url
 
 from rs_vlm.errors import InputError
 
@@ -22,7 +23,6 @@ __all__ = [
     'MissingDatasetError',
     'check_member_name',
     'download_archive',
-    'file_md5',
     'safe_extract',
 ]
 
@@ -50,23 +50,6 @@ class MissingDatasetError(DatasetNotFoundError):
         FileNotFoundError.__init__(self, message)
 
 
-def file_md5(path: Path, chunk_size: int = 1 << 20) -> str:
-    """Hex MD5 of a file.
-
-    Args:
-        path: The file.
-        chunk_size: Read size.
-
-    Returns:
-        The digest.
-    """
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, 'rb') as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def download_archive(url: str, root: Path, filename: str, md5: str | None) -> Path:
     """Download ``url`` to ``root / filename`` and check its MD5 when given.
 
@@ -85,16 +68,18 @@ def download_archive(url: str, root: Path, filename: str, md5: str | None) -> Pa
     root.mkdir(parents=True, exist_ok=True)
     download_url(url, str(root), filename)
     path = root / filename
-    if md5 is not None:
-        actual = file_md5(path)
-        if actual != md5:
-            path.unlink()
-            raise ArchiveError(path, f'MD5 {actual} does not match the expected {md5}; removed')
+    if not check_integrity(str(path), md5):
+        actual = calculate_md5(str(path))
+        path.unlink()
+        raise ArchiveError(path, f'MD5 {actual} does not match the expected {md5}; removed')
     return path
 
 
 def check_member_name(archive: Path, name: str) -> None:
-    """Refuse an archive member name that is absolute or climbs out with ``..``.
+    """Refuse a zip member name that is absolute, has a drive or climbs out with ``..``.
+
+    ``zipfile`` has no extraction filter (it silently rewrites such names), so zip members are
+    checked here; tar members go through ``tarfile``'s ``'data'`` filter.
 
     Args:
         archive: The archive, named in the error.
@@ -108,8 +93,27 @@ def check_member_name(archive: Path, name: str) -> None:
         raise ArchiveError(archive, f'unsafe member name {name!r} (absolute or with "..")')
 
 
+def _tar_member_filter(archive: Path) -> Callable[[tarfile.TarInfo, str], tarfile.TarInfo | None]:
+    """``tarfile``'s ``'data'`` filter, refusing (not rewriting) absolute names, as ArchiveError."""
+
+    def check(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo | None:
+        try:
+            filtered = tarfile.data_filter(member, destination)
+        except tarfile.FilterError as error:
+            raise ArchiveError(archive, f'unsafe member name {member.name!r}: {error}') from error
+        if filtered is not None and filtered.name != member.name:  # a stripped leading '/'
+            raise ArchiveError(archive, f'unsafe member name {member.name!r} (absolute)')
+        return filtered
+
+    return check
+
+
 def safe_extract(archive: Path, destination: Path) -> None:
     """Extract a ``.zip`` or tar archive into ``destination`` after checking every member.
+
+    Tar members go through ``tarfile``'s ``'data'`` filter (no absolute or escaping names or
+    links, no device files), zip member names through :func:`check_member_name`; every member
+    is checked before anything is written.
 
     Args:
         archive: The archive.
@@ -128,10 +132,8 @@ def safe_extract(archive: Path, destination: Path) -> None:
         return
     if not tarfile.is_tarfile(archive):
         raise ArchiveError(archive, 'not a zip or tar archive')
+    check = _tar_member_filter(archive)
     with tarfile.open(archive) as handle:
         for member in handle.getmembers():
-            check_member_name(archive, member.name)
-            if member.issym() or member.islnk():
-                check_member_name(archive, str(PurePosixPath(member.name).parent / member.linkname))
-        # The 'data' filter also refuses device files and absolute link targets.
-        handle.extractall(destination, filter='data')
+            check(member, str(destination))
+        handle.extractall(destination, filter=check)

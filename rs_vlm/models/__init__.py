@@ -13,7 +13,7 @@ from typing import Any
 import open_clip
 
 from rs_vlm.models.checkpoint import (
-    LAYOUTS,
+    CheckpointLayout,
     check_finite_weights,
     convert_state_dict,
     guess_architecture,
@@ -35,10 +35,10 @@ from rs_vlm.models.registry import RELEASED_WEIGHTS, ReleasedWeights, get_releas
 
 __all__ = [
     'CLIP_BLOCK_TYPES',
-    'LAYOUTS',
     'MODEL_CONFIG_DIR',
     'RELEASED_WEIGHTS',
     'CLIPFSDPStrategy',
+    'CheckpointLayout',
     'ReleasedWeights',
     'WeightsUnavailableError',
     'check_finite_weights',

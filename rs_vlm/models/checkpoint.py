@@ -25,6 +25,7 @@ import struct
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 import open_clip
 import torch
@@ -33,8 +34,8 @@ from torch import Tensor, nn
 from rs_vlm.errors import CheckpointError
 
 __all__ = [
-    'LAYOUTS',
     'OPEN_CLIP_FOLDER_WEIGHTS',
+    'CheckpointLayout',
     'check_finite_weights',
     'convert_state_dict',
     'guess_architecture',
@@ -45,7 +46,8 @@ __all__ = [
 ]
 
 #: The checkpoint layouts :func:`read_state_dict` understands.
-LAYOUTS = ('open_clip', 'open_clip_train', 'itra', 'lightning')
+#: The checkpoint layouts :func:`convert_state_dict` recognises.
+CheckpointLayout = Literal['open_clip', 'open_clip_train', 'itra', 'lightning']
 
 _ITRA_PREFIXES = {
     'module.image_backbone.': 'visual.',
@@ -184,7 +186,7 @@ def check_finite_weights(state_dict: Mapping[str, Tensor], source: str | Path) -
 
 def convert_state_dict(
     obj: object, source: str | Path = '<memory>'
-) -> tuple[dict[str, Tensor], str]:
+) -> tuple[dict[str, Tensor], CheckpointLayout]:
     """Turn a loaded checkpoint of any supported layout into a plain open_clip state_dict.
 
     Args:
@@ -192,7 +194,7 @@ def convert_state_dict(
         source: The file it came from (for error messages).
 
     Returns:
-        ``(state_dict, layout)`` with ``layout`` one of :data:`LAYOUTS`.
+        ``(state_dict, layout)`` with ``layout`` one of :data:`CheckpointLayout`.
 
     Raises:
         CheckpointError: If the layout is none of the supported ones, or a weight holds NaN
@@ -203,7 +205,7 @@ def convert_state_dict(
     return state_dict, layout
 
 
-def _convert_layout(obj: object, source: str | Path) -> tuple[dict[str, Tensor], str]:
+def _convert_layout(obj: object, source: str | Path) -> tuple[dict[str, Tensor], CheckpointLayout]:
     if not isinstance(obj, Mapping) or not obj:
         raise CheckpointError(
             source,
@@ -261,7 +263,7 @@ def _convert_layout(obj: object, source: str | Path) -> tuple[dict[str, Tensor],
     )
 
 
-def read_state_dict(path: str | Path) -> tuple[dict[str, Tensor], str]:
+def read_state_dict(path: str | Path) -> tuple[dict[str, Tensor], CheckpointLayout]:
     """Read a checkpoint of any supported layout as a plain open_clip state_dict.
 
     Args:
@@ -429,7 +431,7 @@ def load_state_dict_into(
     model.load_state_dict(state_dict, strict=True)
 
 
-def load_weights(model: nn.Module, path: str | Path) -> str:
+def load_weights(model: nn.Module, path: str | Path) -> CheckpointLayout:
     """Load a checkpoint file of any supported layout into ``model`` (strict).
 
     Args:
@@ -437,7 +439,7 @@ def load_weights(model: nn.Module, path: str | Path) -> str:
         path: The checkpoint file.
 
     Returns:
-        The layout the file had (one of :data:`LAYOUTS`).
+        The layout the file had (one of :data:`CheckpointLayout`).
 
     Raises:
         CheckpointError: For unreadable files, unknown layouts or a wrong architecture.

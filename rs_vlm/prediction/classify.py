@@ -123,7 +123,8 @@ def classify_images(
     """Zero-shot classify image files with template-ensembled class embeddings.
 
     Args:
-        images: A folder (searched recursively for .jpg/.jpeg/.png/.tif/.tiff), image files,
+        images: A folder (searched recursively for image files by suffix, see
+            :data:`rs_vlm.image_files.IMAGE_SUFFIXES`), image files,
             or both.
         classes: Class names; or give ``dataset``.
         dataset: One of our scene datasets (``AID``, ``RESISC45``, ``SyntheticAerial``...):

@@ -55,7 +55,7 @@ def build_classify_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rs-vlm predict classify``."""
     parser = CommandParser(
         prog='rs-vlm predict classify',
-        description='Zero-shot classify the images under a folder (recursive; jpg/png/tif) '
+        description='Zero-shot classify the images under a folder (recursive; png/jpg/tif/bmp) '
         'against class names with template-ensembled prompts; write the top-k classes and '
         'probabilities per image.',
     )

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from rs_vlm.errors import InputError
 from rs_vlm.evaluation.preprocessing import to_pil
+from rs_vlm.image_files import IMAGE_SUFFIXES
 from rs_vlm.io.decoding import load_image
 
 __all__ = [
@@ -33,8 +34,6 @@ __all__ = [
     'find_images',
 ]
 
-#: File suffixes :func:`find_images` collects (lower case).
-IMAGE_SUFFIXES = frozenset({'.jpg', '.jpeg', '.png', '.tif', '.tiff'})
 
 OnError = Literal['raise', 'skip']
 

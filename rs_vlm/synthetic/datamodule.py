@@ -101,36 +101,3 @@ class SyntheticAerialDataModule(CaptionDataModule):
             The dataset.
         """
         return self.synthetic_dataset(split, 'caption', tokenizer=self.tokenizer)
-
-    def scene_dataset(self, split: str = 'test') -> SyntheticAerial:
-        """Zero-shot scene classification view (``{'image', 'label'}``, ``classes``, ``templates``).
-
-        Args:
-            split: Which split's images.
-
-        Returns:
-            The dataset.
-        """
-        return self.synthetic_dataset(split, 'scene')
-
-    def retrieval_dataset(self, split: str = 'test') -> SyntheticAerial:
-        """Retrieval view (``{'image', 'index'}``, ``captions``, ``caption_to_image``).
-
-        Args:
-            split: Which split's images.
-
-        Returns:
-            The dataset.
-        """
-        return self.synthetic_dataset(split, 'retrieval')
-
-    def count_dataset(self, split: str = 'test') -> SyntheticAerial:
-        """RemoteCount view (``{'image', 'caption', 'label', 'class_name'}``).
-
-        Args:
-            split: Which split's images.
-
-        Returns:
-            The dataset.
-        """
-        return self.synthetic_dataset(split, 'count')

@@ -3,6 +3,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from torchvision.datasets.utils import calculate_md5
 
 from rs_vlm.datasets import (
     RSICD,
@@ -14,7 +15,7 @@ from rs_vlm.datasets import (
     UCMCaptions,
 )
 from rs_vlm.errors import CorpusError
-from rs_vlm.io.download import ArchiveError, MissingDatasetError, file_md5
+from rs_vlm.io.download import ArchiveError, MissingDatasetError
 
 
 def _distinct_lines(path: Path) -> int:
@@ -186,7 +187,7 @@ def test_download_from_loopback_server(tmp_path: Path, make_image, http_root) ->
     class ServedRSICD(RSICD):
         url = f'{base_url}/corpus.tar.gz'
         filename = 'corpus.tar.gz'
-        md5 = file_md5(archive)
+        md5 = calculate_md5(archive)
 
     root = tmp_path / 'root'
     with pytest.raises(MissingDatasetError, match='download=True'):
@@ -201,6 +202,12 @@ def test_download_from_loopback_server(tmp_path: Path, make_image, http_root) ->
     with pytest.raises(ArchiveError, match='does not match'):
         WrongChecksum(tmp_path / 'other', split='test', download=True, checksum=True)
     assert not (tmp_path / 'other' / 'corpus.tar.gz').exists()
+    # the mirror as arguments of the stock class, as a config would give them
+    mirrored = RSICD(
+        tmp_path / 'mirror', split='test', download=True, checksum=True,
+        url=f'{base_url}/corpus.tar.gz', md5=calculate_md5(archive),
+    )  # fmt: skip
+    assert len(mirrored.captions) == 15 and (tmp_path / 'mirror' / 'corpus.tar.gz').is_file()
 
 
 def test_archive_with_parent_member_is_refused(tmp_path: Path, make_image, http_root) -> None:

@@ -75,6 +75,12 @@ def test_mixture_datamodule_batches_and_retrieval_sets(tmp_path: Path, make_imag
     assert int(retrieval[2]['index']) == 2
     val_batch = next(iter(datamodule.val_dataloader()))
     assert val_batch['caption'] == [f'v picture {i}' for i in range(4)]
+    # the caller's corpora are left as given (the datamodule configures copies)
+    for corpus in (first, second, val):
+        assert corpus.mode == 'train' and corpus.tokenizer is None
+        assert corpus.fixed_caption is None and corpus.image_dtype == torch.float32
+    val.set_epoch(0)
+    assert {val[(0, epoch)]['caption'] for epoch in range(8)} == {'v picture 0', 'v image 0'}
 
 
 @pytest.mark.slow

@@ -16,7 +16,6 @@ import pytest
 import torch
 from PIL import Image
 
-from rs_vlm.callbacks.zero_shot import build_zero_shot_classifier
 from rs_vlm.datasets import (
     AID,
     OPTIMAL31,
@@ -34,6 +33,7 @@ from rs_vlm.datasets import (
 )
 from rs_vlm.datasets.scene_dataset import SceneDataset
 from rs_vlm.errors import InputError
+from rs_vlm.evaluation.zero_shot import build_zero_shot_classifier
 
 
 def _pairs(folders: str, classes: str) -> list[tuple[str, str]]:

@@ -4,7 +4,7 @@ import torch.nn.functional as F
 from evaluation_reference import official_protocol
 from torchmetrics.retrieval import RetrievalHitRate
 
-from rs_vlm.metrics import CrossModalRetrieval, retrieval_hit_rates, retrieval_scores
+from rs_vlm.metrics import CrossModalRetrieval, retrieval_hit_rates
 
 N_IMAGES, CAPTIONS_PER_IMAGE = 1093, 5  # RSICD test split
 
@@ -132,26 +132,6 @@ def test_real_rsicd_test_captions_with_bag_of_words_features(real_fixtures):
     assert 0 < round(misses) <= shared
 
 
-def test_scores_equal_matmul_and_respect_reduced_precision_settings():
-    images, texts, _ = random_embeddings(5, 300, dim=512)
-    images, texts = F.normalize(images, dim=-1), F.normalize(texts, dim=-1)
-    expected = texts @ images.T
-    scores = retrieval_scores(images, texts)
-    assert scores.shape == (1500, 300) and scores.is_contiguous()
-    assert torch.allclose(scores, expected, rtol=0, atol=1e-6)
-    doubles = images.double(), texts.double()
-    assert torch.equal(retrieval_scores(*doubles), doubles[1] @ doubles[0].T)  # float64: `@`
-    conv = getattr(torch.backends.mkldnn, 'conv', None)
-    if conv is not None and hasattr(conv, 'fp32_precision'):
-        # a user who allowed bf16 for oneDNN convolutions still gets full-precision scores
-        before = conv.fp32_precision
-        conv.fp32_precision = 'bf16'
-        try:
-            assert torch.equal(retrieval_scores(images, texts), expected)
-        finally:
-            conv.fp32_precision = before
-
-
 @pytest.mark.parametrize('seed', [0, 1, 2])
 def test_ties_across_every_k_boundary_match_topk(seed):
     """Heavily tied scores, every K from 1 to past the candidate count, against torch.topk."""
@@ -177,3 +157,20 @@ def test_non_finite_embeddings_are_named():
     images[2, 0] = float('inf')
     with pytest.raises(ValueError, match='image_features row 2'):
         retrieval_hit_rates(images, torch.eye(3), [0, 1, 2])
+
+
+@pytest.mark.parametrize('top_k', [(1,), (2, 3), (1, 4, 7)])
+def test_ties_beyond_a_small_top_k_window_match_topk(top_k):
+    """The top-K window is full of scores tied with the positive: decided as torch.topk does."""
+    images, texts, caption_to_image = random_embeddings(3, 40, dim=3, quantise=True)
+    scores = texts @ images.T
+    positive = torch.zeros_like(scores, dtype=torch.bool)
+    positive[torch.arange(len(texts)), caption_to_image] = True
+    ours = retrieval_hit_rates(images, texts, caption_to_image, top_k=top_k)
+    for name, s, p in (('t2i', scores, positive), ('i2t', scores.T, positive.T)):
+        best = s.masked_fill(~p, -torch.inf).max(dim=1, keepdim=True).values
+        assert ((s >= best).sum(1) > max(top_k)).any(), name  # some windows really are full
+        for k in top_k:
+            picked = torch.topk(s, k, dim=1).indices
+            expected = p.gather(1, picked).any(dim=1).float().mean() * 100
+            assert ours[f'{name}_r{k}'].item() == pytest.approx(expected.item()), (name, k)

@@ -30,13 +30,22 @@ def _tar_with(path: Path, name: str, data: bytes = b'x') -> Path:
     return path
 
 
-@pytest.mark.parametrize('name', UNSAFE_NAMES)
+@pytest.mark.parametrize('name', UNSAFE_NAMES[:3])
 def test_tar_extraction_refuses_unsafe_members(tmp_path: Path, name: str) -> None:
     archive = _tar_with(tmp_path / 'a.tar', name)
     with pytest.raises(ArchiveError, match='unsafe member') as info:
         safe_extract(archive, tmp_path / 'out')
     assert str(archive) in str(info.value)
     assert not (tmp_path / 'evil.txt').exists() and not list((tmp_path / 'out').iterdir())
+
+
+def test_tar_member_with_a_drive_name_stays_in_the_folder(tmp_path: Path) -> None:
+    # tarfile's 'data' filter: 'C:' is a plain folder name on POSIX (refused on Windows)
+    archive = _tar_with(tmp_path / 'a.tar', 'C:/evil.txt')
+    safe_extract(archive, tmp_path / 'out')
+    assert [p.relative_to(tmp_path) for p in (tmp_path / 'out').rglob('*.txt')] == [
+        Path('out/C:/evil.txt')
+    ]
 
 
 @pytest.mark.parametrize('name', UNSAFE_NAMES)

@@ -66,9 +66,9 @@ def test_render_size_and_evaluation_views() -> None:
     datamodule = make_datamodule(render_size=64)
     datamodule.setup('fit')
     assert datamodule.val_dataset[0]['image'].shape == (3, 64, 64)
-    scene = datamodule.scene_dataset()
-    retrieval = datamodule.retrieval_dataset('val')
-    count = datamodule.count_dataset()
+    scene = datamodule.synthetic_dataset('test', 'scene')
+    retrieval = datamodule.synthetic_dataset('val', 'retrieval')
+    count = datamodule.synthetic_dataset('test', 'count')
     assert isinstance(scene, SyntheticAerial) and scene.task == 'scene'
     assert (scene.split, len(scene), scene.image_size, scene.seed) == ('test', 14, 64, 3)
     assert (retrieval.task, retrieval.split, len(retrieval.captions)) == ('retrieval', 'val', 70)
@@ -99,9 +99,11 @@ def test_evaluation_callbacks_accept_the_views(quiet_trainer) -> None:
     torch.manual_seed(0)
     datamodule = make_datamodule(render_size=64)
     callbacks = [
-        ZeroShotCallback({'synthetic': datamodule.scene_dataset()}),
-        RetrievalCallback({'synthetic': datamodule.retrieval_dataset()}),
-        CountingCallback(datamodule.count_dataset(), name='synthetic_count', style='digit'),
+        ZeroShotCallback({'synthetic': datamodule.synthetic_dataset('test', 'scene')}),
+        RetrievalCallback({'synthetic': datamodule.synthetic_dataset('test', 'retrieval')}),
+        CountingCallback(
+            datamodule.synthetic_dataset('test', 'count'), name='synthetic_count', style='digit'
+        ),
     ]
     trainer = quiet_trainer(callbacks=callbacks)
     trainer.validate(RemoteCLIPModule('rs-vit-tiny'), datamodule=datamodule)

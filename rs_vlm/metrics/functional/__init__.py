@@ -1,5 +1,5 @@
 """Functional forms of the rs_vlm metrics."""
 
-from rs_vlm.metrics.functional.retrieval import retrieval_hit_rates, retrieval_scores
+from rs_vlm.metrics.functional.retrieval import retrieval_hit_rates
 
-__all__ = ['retrieval_hit_rates', 'retrieval_scores']
+__all__ = ['retrieval_hit_rates']

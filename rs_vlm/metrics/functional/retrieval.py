@@ -5,127 +5,106 @@ The official ``retrieval.py`` builds ``scores = text_features @ image_features.T
 candidates and the query is a hit when at least one of them is a positive. This is the
 *hit rate* (torchmetrics ``RetrievalHitRate``), not the true recall of ``RetrievalRecall``.
 
-Instead of a ``topk`` per query, the hit is decided by counting: with ``m`` the query's best
-positive score, ``g`` the candidates scoring above ``m`` and ``e`` those scoring exactly ``m``,
-the query is a hit at K when ``g + e <= K`` and a miss when ``g >= K``, whatever ``topk``
-does with ties. Only the queries left between (a tie across the K boundary) call
-``torch.topk(scores[query], k)``, so ties are broken exactly as the official code breaks them
-(``topk`` works row by row: a row's result does not depend on the other rows). Counting reads
-the score matrix in its stored layout, which saves the image->text transpose.
+Here ``torch.topk`` runs once per direction, for the largest K, and each query is decided from
+its top values and the score ``m`` of its best positive: with ``g`` candidates above ``m`` and
+``e`` at exactly ``m``, it is a hit at K when ``g + e <= K`` and a miss when ``g >= K``,
+whatever ``topk`` does with ties. Only a query whose tie crosses the K boundary is re-run as
+``torch.topk(its scores, K)``, so ties are broken exactly as the official code breaks them.
 """
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['retrieval_hit_rates', 'retrieval_scores']
-
-# Rows of the score matrix compared per step: the comparison masks stay in the L2 cache.
-_ROW_BLOCK = 512
+__all__ = ['retrieval_hit_rates']
 
 
-def _onednn_applies(image_features: Tensor, text_features: Tensor) -> bool:
-    """Whether the scores can come from oneDNN at full float32 precision."""
-    mkldnn = torch.backends.mkldnn
-    if not (mkldnn.is_available() and mkldnn.enabled):
-        return False
-    # a user may have allowed reduced precision (bf16/tf32) for oneDNN float32 convolutions
-    precisions = {
-        getattr(mkldnn, 'fp32_precision', 'none'),
-        getattr(getattr(mkldnn, 'conv', None), 'fp32_precision', 'none'),
-    }
-    return (
-        precisions <= {'none', 'ieee'}
-        and all(
-            t.device.type == 'cpu' and t.dtype == torch.float32
-            for t in (image_features, text_features)
-        )
-        and image_features.ndim == text_features.ndim == 2
-        and min(*image_features.shape, *text_features.shape) > 0
-    )
-
-
-def retrieval_scores(image_features: Tensor, text_features: Tensor) -> Tensor:
-    """Score matrix of the official protocol: ``text_features @ image_features.T``.
-
-    On CPU in float32 the product runs as a 1x1 oneDNN convolution (exact float32, no reduced
-    precision): PyTorch sends ``@`` to MKL's sgemm, which is 1.7x slower on AMD CPUs
-    (``benchmarks/evaluation.py``). The values equal ``@``'s up to float rounding (a few ulp).
-
-    Args:
-        image_features: ``[N_img, D]`` L2-normalised image embeddings.
-        text_features: ``[N_txt, D]`` L2-normalised text embeddings.
-
-    Returns:
-        ``[N_txt, N_img]`` dot-product similarities, contiguous.
-    """
-    if not _onednn_applies(image_features, text_features):
-        return text_features @ image_features.T
-    # texts as one channels-last image of N_txt pixels with D channels, images as N_img 1x1
-    # filters: the output's channels-last layout is [N_txt, N_img] row-major
-    pixels = text_features[None, None].permute(0, 3, 1, 2)
-    filters = image_features[:, :, None, None].contiguous(memory_format=torch.channels_last)
-    return F.conv2d(pixels, filters)[0].permute(1, 2, 0)[0].contiguous()
-
-
-def _count_against(scores: Tensor, thresholds: Tensor, dim: int) -> tuple[Tensor, Tensor]:
-    """Per query, how many candidates score above and exactly at the query's threshold.
-
-    Args:
-        scores: ``[N_txt, N_img]`` scores.
-        thresholds: One score per query: ``[N_txt]`` when ``dim=1`` (text queries), ``[N_img]``
-            when ``dim=0`` (image queries).
-        dim: The candidate dimension of ``scores``.
-
-    Returns:
-        ``(greater, equal)`` int32 counts per query.
-    """
-    # masks written into one reused float block and summed as float: 3x faster here than
-    # summing fresh bool masks; exact while a sum (at most max(N_img, _ROW_BLOCK)) is < 2**24
-    exact_dtype = torch.float32 if scores.shape[1] < 2**24 else torch.float64
-    mask = scores.new_empty(min(_ROW_BLOCK, len(scores)), scores.shape[1], dtype=exact_dtype)
-    greater, equal = [], []
-    for start in range(0, scores.shape[0], _ROW_BLOCK):
-        block = scores[start : start + _ROW_BLOCK]
-        bound = thresholds[start : start + _ROW_BLOCK, None] if dim == 1 else thresholds[None]
-        out = mask[: len(block)]
-        greater.append(torch.gt(block, bound, out=out).sum(dim).int())
-        equal.append(torch.eq(block, bound, out=out).sum(dim).int())
-    if dim == 1:
-        return torch.cat(greater), torch.cat(equal)
-    return torch.stack(greater).sum(0, dtype=torch.int32), torch.stack(equal).sum(
-        0, dtype=torch.int32
-    )
-
-
-def _hits_per_k(
-    greater: Tensor,
-    equal: Tensor,
-    top_k: tuple[int, ...],
-    exact_hits: Callable[[Tensor, int], Tensor],
-) -> dict[int, Tensor]:
+def _hits(scores: Tensor, best: Tensor, is_positive: Tensor, top_k: Sequence[int]) -> list[Tensor]:
     """Per-query hit flags for each K, equal to one ``torch.topk(scores, k)`` call per K.
 
     Args:
-        greater: ``[Q]`` candidates scoring above the query's best positive.
-        equal: ``[Q]`` candidates scoring exactly the best positive's score (at least 1).
+        scores: ``[Q, C]`` query x candidate scores (contiguous rows).
+        best: ``[Q]`` the score of each query's best positive.
+        is_positive: ``(query indices [R], candidate indices [R, k]) -> bool [R, k]``.
         top_k: The K values.
-        exact_hits: ``(query indices [R], k) -> bool [R]`` by ``torch.topk``, for the queries
-            whose best positive ties across the K boundary.
 
     Returns:
-        K -> boolean ``[Q]``.
+        One boolean ``[Q]`` per K.
     """
-    hits: dict[int, Tensor] = {}
+    n_candidates = scores.shape[1]
+    # one more than the largest K: a best positive ranked exactly K is then decided by counting
+    window = torch.topk(scores, min(max(top_k) + 1, n_candidates), dim=1).values
+    greater = (window > best[:, None]).sum(1)
+    at_least = (window >= best[:, None]).sum(1)
+    # every candidate scoring >= best is in the window unless the window is full of them
+    complete = at_least < window.shape[1]
+    hits = []
     for k in top_k:
-        hit = greater + equal <= k
-        undecided = ((greater < k) & ~hit).nonzero().flatten()
-        if len(undecided):
-            hit[undecided] = exact_hits(undecided, k)
-        hits[k] = hit
+        k = min(k, n_candidates)
+        hit = complete & (at_least <= k) | (k == n_candidates)
+        undecided = (~hit & (greater < k)).nonzero().flatten()
+        if len(undecided):  # a tie with the best positive across the K boundary
+            picked = torch.topk(scores[undecided], k, dim=1).indices
+            hit[undecided] = is_positive(undecided, picked).any(dim=1)
+        hits.append(hit)
     return hits
+
+
+def _both_directions(
+    scores: Tensor, caption_to_image: Tensor, top_k: tuple[int, ...]
+) -> tuple[list[Tensor], list[Tensor]]:
+    """Text->image and image->text hit flags per K from the ``[N_txt, N_img]`` score matrix."""
+    n_texts, n_images = scores.shape
+    # text->image: one positive per caption; image->text: the best of the image's captions
+    positive = scores[torch.arange(n_texts, device=scores.device), caption_to_image]
+    best_caption = torch.full((n_images,), -torch.inf, dtype=scores.dtype, device=scores.device)
+    best_caption.scatter_reduce_(0, caption_to_image, positive, 'amax')
+    t2i = _hits(
+        scores, positive, lambda rows, picked: picked == caption_to_image[rows, None], top_k
+    )
+    i2t = _hits(
+        scores.T.contiguous(),  # topk reads rows: one copy beats a strided topk
+        best_caption,
+        lambda rows, picked: caption_to_image[picked] == rows[:, None],
+        top_k,
+    )
+    return t2i, i2t
+
+
+@contextlib.contextmanager
+def _one_thread(applies: bool) -> Iterator[None]:
+    """Run torch ops on one thread (restoring the thread count after).
+
+    The steps around the score matmul are a few passes and many small ops; on a busy machine a
+    thread-pool hand-off per op costs more than the op itself.
+    """
+    threads = torch.get_num_threads()
+    if applies:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _check_inputs(image_features: Tensor, text_features: Tensor, caption_to_image: Tensor) -> None:
+    """Shapes, caption -> image indices, one caption per image at least, finite embeddings."""
+    n_images, n_texts = image_features.shape[0], text_features.shape[0]
+    if caption_to_image.shape != (n_texts,):
+        raise ValueError(
+            f'caption_to_image has shape {tuple(caption_to_image.shape)}, expected ({n_texts},) '
+            'to match text_features'
+        )
+    if n_texts and (caption_to_image.min() < 0 or caption_to_image.max() >= n_images):
+        raise ValueError(f'caption_to_image holds indices outside 0..{n_images - 1}')
+    captions_per_image = torch.bincount(caption_to_image, minlength=n_images)
+    if captions_per_image.eq(0).any():
+        missing = int(captions_per_image.eq(0).nonzero()[0])
+        raise ValueError(f'image {missing} has no caption: every image needs at least one')
+    _check_finite(image_features, 'image_features')
+    _check_finite(text_features, 'text_features')
 
 
 def _check_finite(features: Tensor, name: str) -> None:
@@ -167,39 +146,18 @@ def retrieval_hit_rates(
         >>> round(float(out['t2i_r1']), 2), round(float(out['i2t_r1']), 2)
         (66.67, 100.0)
     """
-    caption_to_image = torch.as_tensor(caption_to_image, dtype=torch.long).to(text_features.device)
-    n_images, n_texts = image_features.shape[0], text_features.shape[0]
-    if caption_to_image.shape != (n_texts,):
-        raise ValueError(
-            f'caption_to_image has shape {tuple(caption_to_image.shape)}, expected ({n_texts},) '
-            'to match text_features'
-        )
-    if n_texts and (caption_to_image.min() < 0 or caption_to_image.max() >= n_images):
-        raise ValueError(f'caption_to_image holds indices outside 0..{n_images - 1}')
-    captions_per_image = torch.bincount(caption_to_image, minlength=n_images)
-    if captions_per_image.eq(0).any():
-        missing = int(captions_per_image.eq(0).nonzero()[0])
-        raise ValueError(f'image {missing} has no caption: every image needs at least one')
-    _check_finite(image_features, 'image_features')
-    _check_finite(text_features, 'text_features')
-    scores = retrieval_scores(image_features, text_features)
-    # text->image: one positive per caption; image->text: the best of the image's captions
-    positive_scores = scores[torch.arange(n_texts, device=scores.device), caption_to_image]
-    best_positive = torch.full((n_images,), -torch.inf, dtype=scores.dtype, device=scores.device)
-    best_positive.scatter_reduce_(0, caption_to_image, positive_scores, 'amax')
-
-    def t2i_exact(queries: Tensor, k: int) -> Tensor:
-        picked = torch.topk(scores[queries], min(k, n_images), dim=1).indices
-        return (picked == caption_to_image[queries, None]).any(dim=1)
-
-    def i2t_exact(queries: Tensor, k: int) -> Tensor:
-        picked = torch.topk(scores[:, queries].T, min(k, n_texts), dim=1).indices
-        return (caption_to_image[picked] == queries[:, None]).any(dim=1)
-
     top_k = tuple(top_k)
-    t2i = _hits_per_k(*_count_against(scores, positive_scores, dim=1), top_k, t2i_exact)
-    i2t = _hits_per_k(*_count_against(scores, best_positive, dim=0), top_k, i2t_exact)
-    ordered = {f'i2t_r{k}': i2t[k].float().mean() * 100 for k in top_k}
-    ordered.update({f't2i_r{k}': t2i[k].float().mean() * 100 for k in top_k})
-    ordered['mean_recall'] = torch.stack(list(ordered.values())).mean()
+    with _one_thread(text_features.device.type == 'cpu'):
+        caption_to_image = torch.as_tensor(caption_to_image, dtype=torch.long).to(
+            text_features.device
+        )
+        _check_inputs(image_features, text_features, caption_to_image)
+    scores = text_features @ image_features.T  # the official score matrix, all threads
+    with _one_thread(scores.device.type == 'cpu'):
+        t2i, i2t = _both_directions(scores, caption_to_image, top_k)
+        ordered = {f'i2t_r{k}': hit.float().mean() * 100 for k, hit in zip(top_k, i2t, strict=True)}
+        ordered.update(
+            {f't2i_r{k}': hit.float().mean() * 100 for k, hit in zip(top_k, t2i, strict=True)}
+        )
+        ordered['mean_recall'] = torch.stack(list(ordered.values())).mean()
     return ordered
