@@ -77,7 +77,8 @@ def naive_loop(loaded: tuple, raster: Path, output: Path, window: int, stride: i
     model, preprocess, tokenizer = loaded
     with torch.no_grad():
         prompts = [t.format(name) for name in CLASSES for t in DEFAULT_TEMPLATES]
-        text = F.normalize(model.encode_text(tokenizer(prompts)), dim=-1)
+        # ITRA's class embeddings (mean of the raw prompt embeddings), as map_scene
+        text = model.encode_text(tokenizer(prompts))
         weights = F.normalize(text.view(len(CLASSES), len(DEFAULT_TEMPLATES), -1).mean(1), dim=-1)
     with rasterio.open(raster) as src:
         height, width, profile = src.height, src.width, src.profile

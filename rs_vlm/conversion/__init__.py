@@ -13,6 +13,7 @@ from .box_to_caption import (
     normalise_class_name,
     pluralise,
 )
+from .carpk import CARPK_CLASSES, read_carpk
 from .coco import read_coco
 from .convert import convert_annotations, iter_annotations, read_class_map, read_name_list
 from .corpus_filter import corpus_images, drop_images_from_corpus
@@ -39,6 +40,7 @@ from .voc import read_voc
 from .yolo import read_yolo
 
 __all__ = [
+    'CARPK_CLASSES',
     'DEFAULT_B2C_CONFIG',
     'FORMATS',
     'ISAID_CLASSES',
@@ -74,6 +76,7 @@ __all__ = [
     'prepare_corpora',
     'read_annotation_file',
     'read_auair',
+    'read_carpk',
     'read_class_map',
     'read_coco',
     'read_csv_boxes',

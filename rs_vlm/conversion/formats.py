@@ -1,9 +1,10 @@
 """The annotation formats ``convert`` reads: their file suffixes and the reader of one file.
 
-A format is a name (``'dota'``, ``'voc'``, ``'coco'``, ``'auair'``, ``'visdrone'``, ``'yolo'``,
-``'csv'``, ``'mask'``) with the suffixes of its annotation files and a reader turning one file into
-:class:`~.annotated_image.AnnotatedImage` records. :class:`ReaderOptions` holds everything a
-reader needs; it is a frozen, picklable value, so worker processes can read files in parallel.
+A format is a name (``'dota'``, ``'voc'``, ``'coco'``, ``'auair'``, ``'visdrone'``, ``'carpk'``,
+``'yolo'``, ``'csv'``, ``'mask'``) with the suffixes of its annotation files and a reader
+turning one file into :class:`~.annotated_image.AnnotatedImage` records.
+:class:`ReaderOptions` holds everything a reader needs; it is a frozen, picklable value, so
+worker processes can read files in parallel.
 """
 
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from rs_vlm.errors import AnnotationError
 
 from .annotated_image import AnnotatedImage
 from .auair import read_auair
+from .carpk import read_carpk
 from .coco import read_coco
 from .csv_boxes import read_csv_boxes
 from .dota import read_dota
@@ -38,6 +40,7 @@ ANNOTATION_SUFFIXES: dict[str, tuple[str, ...]] = {
     'coco': ('.json',),
     'auair': ('.json',),
     'visdrone': ('.txt',),
+    'carpk': ('.txt',),
     'yolo': ('.txt',),
     'csv': ('.csv',),
     'mask': (*IMAGE_SUFFIXES, '.npy'),
@@ -146,6 +149,8 @@ def _read_single(format: str, file: Path, options: ReaderOptions) -> AnnotatedIm
         )
     if format == 'visdrone':
         return read_visdrone(file, images=folder, classes=options.classes)
+    if format == 'carpk':
+        return read_carpk(file, images=folder)
     if format == 'yolo':
         if not options.class_names:
             raise AnnotationError(file, 'YOLO labels need class names (one name a line)')

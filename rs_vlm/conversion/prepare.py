@@ -32,11 +32,13 @@ import numpy as np
 from tqdm import tqdm
 
 from rs_vlm.atomic import atomic_write
+from rs_vlm.console import CommandParser
 from rs_vlm.errors import AnnotationError, CorpusError, InputError
 
 from .convert import convert_annotations
 from .corpus_writer import ConversionSummary, CorpusWriter
 from .dedup import find_near_duplicates, phash
+from .reader_utils import safe_image_name
 from .sources import SOURCES, Source, SourcePart
 
 __all__ = [
@@ -212,7 +214,7 @@ def _test_hashes(images: list[str], output: Path, workers: int, progress: bool) 
 
 
 def _caption_records(
-    source: Source, part: SourcePart, data_root: Path, summary: ConversionSummary, on_error: str
+    part: SourcePart, data_root: Path, summary: ConversionSummary, on_error: str
 ) -> list[tuple[str, list[str]]]:
     """The train split of a RET-3 benchmark as (image path, captions), images checked."""
     from rs_vlm.datasets.bad_input import BadInputPolicy
@@ -229,6 +231,13 @@ def _caption_records(
         )
     records = []
     for name, texts in zip(names, captions):
+        try:
+            safe_image_name(name, root, key='filename')
+        except AnnotationError as error:
+            if on_error != 'skip':
+                raise
+            summary.skip('malformed annotation', str(error))
+            continue
         image = root / 'images' / name
         if not image.is_file():
             message = f'{root}: image {name!r} not found in {root / "images"}'
@@ -296,7 +305,7 @@ def _convert_source(
         records: list[tuple[str, list[str]]] = []
         for index, part in enumerate(parts):
             if source.format == 'captions':
-                records += _caption_records(source, part, data_root, summary, on_error)
+                records += _caption_records(part, data_root, summary, on_error)
             else:
                 records += _converted_records(
                     source,
@@ -535,7 +544,7 @@ def prepare_corpora(
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rs-vlm prepare``."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog='rs-vlm prepare',
         description="Build RemoteCLIP's training mixture (RET-3 + DET-10 + SEG-4) from the "
         'downloads under a data root: one corpus per source, mixture.json, summary.md.',

@@ -120,7 +120,15 @@ SOURCES: tuple[Source, ...] = (
         'HRRSD',
         'DET-10',
         'voc',
-        _one(SourcePart('HRRSD/OPT2017/Annotations', 'HRRSD/OPT2017/JPEGImages')),
+        (
+            (SourcePart('HRRSD/OPT2017/Annotations', 'HRRSD/OPT2017/JPEGImages'),),
+            (
+                SourcePart(
+                    'HRRSD/TGRS-HRRSD-Dataset/OPT2017/Annotations',
+                    'HRRSD/TGRS-HRRSD-Dataset/OPT2017/JPEGImages',
+                ),
+            ),
+        ),
         paper_images=21761,
     ),
     Source(
@@ -204,10 +212,9 @@ SOURCES: tuple[Source, ...] = (
         'carpk',
         'CARPK',
         'DET-10',
-        'csv',
-        _one(SourcePart('CARPK/boxes.csv', 'CARPK/Images')),
+        'carpk',
+        _one(SourcePart('CARPK/CARPK_devkit/data/Annotations', 'CARPK/CARPK_devkit/data/Images')),
         paper_images=1568,
-        note='CARPK_devkit text labels: write them as image_path,xmin,ymin,xmax,ymax,label rows',
     ),
     Source(
         'vaihingen',

@@ -11,13 +11,16 @@ from rs_vlm.reliability.nonfinite_loss import (
     NonFinitePolicy,
     batch_source_files,
 )
+from rs_vlm.reliability.preemption import SIGTERM_EXIT_CODE, PreemptionCheckpoint
 from rs_vlm.reliability.skipped_inputs import SkippedInputCounter
 
 __all__ = [
+    'SIGTERM_EXIT_CODE',
     'AtomicCheckpointIO',
     'NonFiniteLossError',
     'NonFiniteLossGuard',
     'NonFinitePolicy',
+    'PreemptionCheckpoint',
     'SkippedInputCounter',
     'apply_pending_dataloader_state',
     'batch_source_files',

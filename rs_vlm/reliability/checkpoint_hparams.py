@@ -5,9 +5,10 @@ passes ``weights_only`` loading could still name any importable ``class_path`` (
 imports it) and, merged on top of the config, silently replace values the user gave on the
 command line. :func:`screen_checkpoint_hyperparameters` lets through only values that cannot
 import anything the config does not already name: no ``class_path`` other than the config's
-own, and for parameters whose type makes jsonargparse import (callables, classes, modules) no
-value other than the config's. :func:`differing_values` lists where the user's config and the
-checkpoint disagree, so the run can say which of its values won.
+own, for parameters whose type makes jsonargparse import (callables, classes, modules) no
+value other than the config's, and no ``${...}`` interpolation (omegaconf would resolve it).
+:func:`differing_values` lists where the user's config and the checkpoint disagree, so the
+run can say which of its values won.
 """
 
 import inspect
@@ -35,6 +36,18 @@ def _walk_class_paths(value: Any) -> Iterator[str]:
     elif isinstance(value, list | tuple):
         for item in value:
             yield from _walk_class_paths(item)
+
+
+def _walk_strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _walk_strings(key)
+            yield from _walk_strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _walk_strings(item)
 
 
 def config_class_paths(config: Mapping[str, Any]) -> set[str]:
@@ -100,8 +113,8 @@ def screen_checkpoint_hyperparameters(
 
     Raises:
         CheckpointError: The checkpoint names a class the config does not, was written by
-            another model class, or sets an importing parameter to another value than the
-            config. The message names the file and key.
+            another model class, sets an importing parameter to another value than the
+            config, or holds a ``${...}`` interpolation. The message names the file and key.
     """
     written_by = hyperparameters.get('_class_path')
     wanted = class_path
@@ -127,6 +140,13 @@ def screen_checkpoint_hyperparameters(
                 path,
                 f'hyper-parameter names class {named[0]!r}, which the config does not name; '
                 'refusing to import it. Name it in the config if it is trusted',
+                key=f'hyper_parameters.{key}',
+            )
+        if any('${' in text for text in _walk_strings(value)):
+            raise CheckpointError(
+                path,
+                'hyper-parameter holds a ${...} interpolation, which the config parser would '
+                'resolve (environment variables, resolvers); set it in the config instead',
                 key=f'hyper_parameters.{key}',
             )
         annotation = parameters[key].annotation

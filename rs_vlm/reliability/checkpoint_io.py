@@ -56,8 +56,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise TypeError(f'{type(self).__name__} does not take storage_options')
         remove_stale_temporaries(path)
         try:
-            with atomic_path(path) as tmp:
-                torch.save(checkpoint, tmp)
+            # Through a Python file object, so that a full disk surfaces as an OSError with its
+            # errno (torch's own file writer reports only "unexpected pos").
+            with atomic_path(path) as tmp, open(tmp, 'wb') as handle:
+                torch.save(checkpoint, handle)
         except (OSError, RuntimeError) as error:
             raise _save_error(error, Path(path)) from error
 
@@ -91,20 +93,28 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 _FULL = {errno.ENOSPC: 'ENOSPC', errno.EDQUOT: 'EDQUOT', errno.EFBIG: 'EFBIG'}
 
 
+def _os_error(error: BaseException | None) -> OSError | None:
+    """The OSError behind ``error``: itself, or one torch's writer wrapped in a RuntimeError."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, OSError) and error.errno is not None:
+            return error
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return None
+
+
 def _save_error(error: BaseException, path: Path) -> BaseException:
-    """A clear ``OSError`` for a failed save (torch reports a full disk as a RuntimeError)."""
-    code = getattr(error, 'errno', None)
-    text = str(error)
-    if code is None and ('No space left' in text or 'file write failed' in text):
-        code = errno.ENOSPC
-    if code in _FULL:
-        reason = f'{_FULL[code]}: No space left on device (or quota exceeded)'
-    elif isinstance(error, OSError):
-        reason = error.strerror or text
-    else:
+    """A clear ``OSError`` naming the checkpoint for a save the file system refused."""
+    cause = _os_error(error)
+    if cause is None:
         return error
+    if cause.errno in _FULL:
+        reason = f'{_FULL[cause.errno]}: No space left on device (or quota exceeded)'
+    else:
+        reason = f'{errno.errorcode.get(cause.errno, cause.errno)}: {cause.strerror}'
     message = (
         f'{reason} while saving the checkpoint; the previous checkpoint under this name is '
         f'unchanged. Free space in {path.parent} or set another dirpath'
     )
-    return OSError(code or errno.EIO, message, str(path))
+    return OSError(cause.errno, message, str(path))

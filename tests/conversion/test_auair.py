@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from rs_vlm.conversion import convert_annotations, prepare_corpora, read_auair
@@ -77,3 +79,22 @@ def test_convert_and_prepare_take_au_air(release: Path, tmp_path: Path) -> None:
     result = prepare_corpora(tmp_path, tmp_path / 'corpora', sources=['au_air'], progress=False)
     [au_air] = result.sources
     assert (au_air.status, au_air.images, au_air.captions) == ('converted', 2, 10)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=st.binary(max_size=400)
+    | st.from_regex(
+        r'\{"categories": \[.{0,20}\], "annotations": \[.{0,80}\]\}', fullmatch=True
+    ).map(str.encode)
+)
+def test_hostile_bytes_raise_only_annotation_errors(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / 'annotations.json'
+    path.write_bytes(data)
+    try:
+        list(read_auair(path))
+    except AnnotationError as error:
+        assert str(path) in str(error)
+        assert error.line is not None or error.key is not None

@@ -275,3 +275,45 @@ def test_a_failing_source_is_reported_and_the_others_still_prepared(
     assert rs_vlm([*args, '--workers', '1']) == 0
     summary = json.loads((output / 'dota.tsv.summary.json').read_text())
     assert summary['images'] == 0 and summary['skipped'] == {'malformed annotation': 1}
+
+
+def test_potsdam_geotiff_labels_give_table_one_classes_as_places(tmp_path: Path) -> None:
+    # The ISPRS release: 2_Ortho_RGB/top_potsdam_2_10_RGB.tif, 5_Labels_all/..._label.tif (RGB).
+    root = tmp_path / 'data'
+    (root / 'Potsdam' / '2_Ortho_RGB').mkdir(parents=True)
+    (root / 'Potsdam' / '5_Labels_all').mkdir(parents=True)
+    label = np.zeros((3, 60, 80), dtype=np.uint8)
+    label[:] = np.array([255, 255, 255])[:, None, None]  # impervious surface: dropped
+    label[:, 5:15, 5:25] = np.array([0, 0, 255])[:, None, None]  # building
+    label[:, 40:50, 60:70] = np.array([255, 255, 0])[:, None, None]  # car
+    label[:, 30:35, 10:12] = np.array([255, 0, 0])[:, None, None]  # clutter: dropped
+    profile = {'driver': 'GTiff', 'width': 80, 'height': 60, 'count': 3, 'dtype': 'uint8'}
+    with rasterio.open(
+        root / 'Potsdam/5_Labels_all/top_potsdam_2_10_label.tif', 'w', **profile
+    ) as f:
+        f.write(label)
+    with rasterio.open(root / 'Potsdam/2_Ortho_RGB/top_potsdam_2_10_RGB.tif', 'w', **profile) as f:
+        f.write(np.full((3, 60, 80), 90, dtype=np.uint8))
+    result = prepare_corpora(root, tmp_path / 'corpora', sources=['potsdam'], progress=False)
+    [potsdam] = result.sources
+    assert (potsdam.status, potsdam.images) == ('converted', 1)
+    rows = _rows(tmp_path / 'corpora' / 'potsdam.tsv')
+    assert rows[0]['filepath'].endswith('top_potsdam_2_10_RGB.tif')
+    text = ' '.join(r['title'] for r in rows).lower()
+    assert 'place with building' in text and 'place with car' in text
+    assert 'impervious' not in text and 'clutter' not in text
+
+
+def test_ret3_names_outside_the_image_folder_are_skipped(tmp_path: Path) -> None:
+    rsicd = tmp_path / 'data' / 'RSICD'
+    (rsicd / 'images').mkdir(parents=True)
+    _noise_image(rsicd / 'images' / 'a.jpg', 1)
+    _noise_image(tmp_path / 'data' / 'secret.jpg', 2)
+    (rsicd / 'train_filename.txt').write_text('a.jpg\n../secret.jpg\n/etc/passwd\n')
+    (rsicd / 'train_caps.txt').write_text(''.join(f'caption {i}\n' for i in range(15)))
+    result = prepare_corpora(tmp_path / 'data', tmp_path / 'out', sources=['rsicd'], progress=False)
+    [rsicd_result] = result.sources
+    assert rsicd_result.images == 1 and rsicd_result.skipped == {'malformed annotation': 2}
+    assert [Path(r['filepath']).name for r in _rows(tmp_path / 'out' / 'rsicd.tsv')] == [
+        'a.jpg'
+    ] * 5

@@ -249,6 +249,8 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     'corpora/dota.csv': ('convert', '--format', 'dota'),
     'corpora/mixture.json': ('prepare',),
     'model.pt': ('export',),
+    'embeddings.npz': ('predict', 'embed'),
+    'scene_index/manifest.json': ('predict', 'index'),
 }
 
 
@@ -531,6 +533,78 @@ def _embed(workspace: Path, request: pytest.FixtureRequest) -> Callable[[str, st
     return check
 
 
+def _search_embeddings(
+    workspace: Path, request: pytest.FixtureRequest
+) -> Callable[[str, str], None]:
+    _require(workspace, 'embeddings.npz', request)
+
+    def check(out: str, err: str) -> None:
+        rows = [line.split('\t') for line in out.strip().splitlines()]
+        assert len(rows) == 3  # three tiles embedded, --k 10
+        assert [row[0] for row in rows] == ['1', '2', '3'] and {row[2] for row in rows} == {'image'}
+        scores = [float(row[1]) for row in rows]
+        assert scores == sorted(scores, reverse=True)
+
+    return check
+
+
+def _scene(workspace: Path) -> Path:
+    """A 256 x 256 px georeferenced RGB GeoTIFF (UTM 17N, 0.5 m)."""
+    import rasterio
+
+    path = workspace / 'scene.tif'
+    if not path.exists():
+        pixels = np.moveaxis(_noise_image(7, size=256), -1, 0)
+        profile = {
+            'driver': 'GTiff', 'width': 256, 'height': 256, 'count': 3, 'dtype': 'uint8',
+            'crs': 'EPSG:32617', 'transform': rasterio.Affine(0.5, 0, 404000, 0, -0.5, 3285000),
+        }  # fmt: skip
+        with rasterio.open(path, 'w', **profile) as dst:
+            dst.write(pixels)
+    return path
+
+
+def _map(workspace: Path, request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    import rasterio
+
+    _require(workspace, 'model.pt', request)
+    scene = _scene(workspace)
+
+    def check(out: str, err: str) -> None:
+        with rasterio.open(scene) as source, rasterio.open(workspace / 'map.tif') as out_map:
+            assert (out_map.crs, out_map.transform) == (source.crs, source.transform)
+            bands = out_map.read()
+        assert bands.shape == (4, 256, 256)  # class index + forest, river, farmland
+        np.testing.assert_allclose(bands[1:].sum(axis=0), 1.0, atol=1e-5)
+
+    return check
+
+
+def _index(workspace: Path, request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    _require(workspace, 'model.pt', request)
+    _scene(workspace)
+
+    def check(out: str, err: str) -> None:
+        manifest = json.loads((workspace / 'scene_index/manifest.json').read_text())
+        assert manifest['count'] == 4  # 224 px tiles at offsets 0 and 32 on 256 px
+        assert manifest['source']['kind'] == 'raster'
+
+    return check
+
+
+def _search_index(workspace: Path, request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    _require(workspace, 'scene_index/manifest.json', request)
+
+    def check(out: str, err: str) -> None:
+        hits = json.loads((workspace / 'hits.geojson').read_text())
+        assert len(hits['features']) == 4
+        for feature in hits['features']:
+            lon, lat = feature['geometry']['coordinates'][0][0]
+            assert -82 < lon < -80 and 29 < lat < 30  # UTM 17N -> WGS 84
+
+    return check
+
+
 #: README command (leading words) -> its handler. The longest matching key wins.
 HANDLERS: dict[tuple[str, ...], Handler] = {
     ('convert', '--format', 'dota'): _convert_dota,
@@ -544,6 +618,10 @@ HANDLERS: dict[tuple[str, ...], Handler] = {
     ('evaluate',): _evaluate,
     ('predict', 'classify'): _classify,
     ('predict', 'embed'): _embed,
+    ('predict', 'search', '--embeddings'): _search_embeddings,
+    ('predict', 'map'): _map,
+    ('predict', 'index'): _index,
+    ('predict', 'search', '--index'): _search_index,
 }
 
 

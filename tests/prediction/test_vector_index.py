@@ -27,10 +27,11 @@ def test_auto_is_exact_below_the_threshold_and_approximate_above() -> None:
     assert resolve_index_type('auto', EXACT_THRESHOLD - 1) == 'flat'
     assert resolve_index_type('auto', EXACT_THRESHOLD) == 'ivfsq'
     assert resolve_index_type('hnsw', 10) == 'hnsw'  # an explicit choice wins
-    assert factory_string('ivfsq', 512, 1_000_000) == 'IVF4000,SQ8'
-    assert factory_string('ivfpq', 512, 1_000_000) == 'IVF4000,PQ128x8,Refine(SQ8)'
+    assert factory_string('ivfsq', 512, 1_000_000) == 'IVF1000,SQ8'
+    assert factory_string('ivfpq', 512, 1_000_000) == 'IVF1000,PQ128x8,Refine(SQ8)'
     assert factory_string('IVF16,Flat', 8, 10) == 'IVF16,Flat'
     assert train_size('IVF4000,SQ8', 1_000_000) == 160_000
+    assert train_size('IVF1000,SQ8', 1_000_000) == 65_536
     assert train_size('Flat', 1_000_000) == 0
 
 

@@ -36,8 +36,11 @@ def _failing_save(real_save):
         buffer = io.BytesIO()
         real_save(obj, buffer)
         data = buffer.getvalue()
-        with open(destination, 'wb') as handle:
-            handle.write(data[: len(data) // 2])
+        if hasattr(destination, 'write'):  # a file object (AtomicCheckpointIO) or a path
+            destination.write(data[: len(data) // 2])
+        else:
+            with open(destination, 'wb') as handle:
+                handle.write(data[: len(data) // 2])
         raise OSError(28, 'No space left on device')
 
     return save
@@ -179,17 +182,23 @@ def test_temporaries_of_other_hosts_or_untagged_wait_a_day(tmp_path: Path) -> No
 def test_full_disk_during_checkpoint_save_names_enospc_and_path(
     tmp_path: Path, monkeypatch
 ) -> None:
-    """torch reports a full disk as a RuntimeError from its zip writer; we say ENOSPC."""
+    """torch's zip writer turns the file's ENOSPC into "unexpected pos"; we say ENOSPC.
+
+    The fake is what a 300 KB tmpfs produced: the OSError from the file's write, then torch's
+    RuntimeError raised while handling it.
+    """
     target = tmp_path / 'last.ckpt'
     AtomicCheckpointIO().save_checkpoint({'step': torch.tensor(1)}, target)
     before = target.read_bytes()
 
-    def full_disk(obj: object, path: object, *args: object, **kwargs: object) -> None:
-        Path(str(path)).write_bytes(b'PK')
-        raise RuntimeError(
-            '[enforce fail at inline_container.cc:664] . PytorchStreamWriter '
-            'failed writing file data/0: file write failed'
-        )
+    def full_disk(obj: object, handle, *args: object, **kwargs: object) -> None:
+        handle.write(b'PK\x03\x04')
+        try:
+            raise OSError(errno.ENOSPC, 'No space left on device')
+        except OSError:
+            raise RuntimeError(  # noqa: B904 (torch chains it implicitly, as here)
+                '[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598'
+            )
 
     monkeypatch.setattr(torch, 'save', full_disk)
     with pytest.raises(OSError) as caught:

@@ -81,6 +81,13 @@ def test_checkpoint_of_another_model_class_is_refused(trained, capsys) -> None:
     assert "was written by model class 'calendar.TextCalendar'" in error and str(path) in error
 
 
+def test_interpolation_in_hyperparameters_is_refused(trained, capsys) -> None:
+    path = _variant(trained, 'interp.ckpt', pretrained='${oc.env:HOME}/weights.pt')
+    assert _run(trained, 'interp', '--ckpt_path', str(path)) == 1
+    error = capsys.readouterr().err
+    assert "key 'hyper_parameters.pretrained': hyper-parameter holds a ${...}" in error
+
+
 def test_explicit_values_win_and_checkpoint_fills_the_rest(trained, caplog) -> None:
     """--model.init_args.lr=0.123 stays 0.123; warmup_steps, left at the config's default,
     is taken from the checkpoint (written with 7)."""
