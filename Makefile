@@ -3,7 +3,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: demo test lint
+.PHONY: demo test lint gpu-check
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,3 +18,7 @@ test: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+
+# One-go GPU check (about 4 min on an H200); figures in gpu_check_out/gpu_check.md.
+gpu-check: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/gpu_check.py --device cuda --output gpu_check_out

@@ -11,6 +11,7 @@ __all__ = [
     'CheckpointError',
     'ConfigError',
     'CorpusError',
+    'ImageTooLargeError',
     'InputError',
     'OutputPathError',
 ]
@@ -67,6 +68,14 @@ class CorpusError(InputError):
 
 class CheckpointError(InputError):
     """A checkpoint file has an unknown layout, the wrong architecture, or unsafe content."""
+
+
+class ImageTooLargeError(InputError):
+    """An image would decode to more pixels than the pixel budget (a decompression bomb).
+
+    A :class:`ValueError` like every :class:`InputError`, so the datasets' ``skip`` policy
+    counts it as one bad image instead of stopping the run.
+    """
 
 
 class OutputPathError(InputError):

@@ -9,6 +9,7 @@ from torch.utils.data import Dataset
 
 from rs_vlm.callbacks.base import EvaluationCallback
 from rs_vlm.evaluation.zero_shot import build_zero_shot_classifier, zero_shot_accuracy
+from rs_vlm.prompt_templates import check_templates
 
 __all__ = ['ZeroShotCallback']
 
@@ -41,7 +42,7 @@ class ZeroShotCallback(EvaluationCallback):
     ) -> None:
         super().__init__(**kwargs)
         self.datasets = dict(datasets)
-        self.templates = list(templates) if templates is not None else None
+        self.templates = check_templates(templates) if templates is not None else None
         self.top_k = tuple(top_k)
         self.normalise_prompts = normalise_prompts
         for name, dataset in self.datasets.items():

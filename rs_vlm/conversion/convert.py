@@ -5,7 +5,6 @@ chunks of annotation files; Box-to-Caption and writing run in the calling proces
 order, so the corpus is the same byte for byte whatever the worker count.
 """
 
-import json
 import sys
 from collections import deque
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -17,6 +16,7 @@ from typing import Literal
 from tqdm import tqdm
 
 from rs_vlm.errors import AnnotationError
+from rs_vlm.json_input import parse_json
 from rs_vlm.output_paths import check_output_paths
 
 from .annotated_image import AnnotatedImage
@@ -64,13 +64,10 @@ def read_class_map(path: str | Path) -> dict[str, str]:
     """
     path = Path(path)
     try:
-        mapping = json.loads(path.read_text(encoding='utf-8'))
+        data = path.read_bytes()
     except OSError as error:
         raise AnnotationError(path, f'cannot read file: {error}') from None
-    except json.JSONDecodeError as error:
-        raise AnnotationError(path, f'malformed JSON: {error.msg}', line=error.lineno) from None
-    except UnicodeDecodeError as error:
-        raise AnnotationError(path, f'not UTF-8 text: {error}') from None
+    mapping = parse_json(data, path, AnnotationError)
     if not isinstance(mapping, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
     ):

@@ -7,12 +7,13 @@ paths are relative to the corpus file's folder.
 
 import csv
 import io
-import json
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from rs_vlm.atomic import atomic_write
+from rs_vlm.csv_input import CSVTable
 from rs_vlm.errors import CorpusError
+from rs_vlm.json_input import parse_json
 
 __all__ = ['CORPUS_SUFFIXES', 'corpus_images', 'drop_images_from_corpus']
 
@@ -35,13 +36,12 @@ def _rows(path: Path) -> Iterator[tuple[int, str, str | list[str]]]:
     """
     text = _text(path)
     if path.suffix.lower() == '.jsonl':
-        for number, line in enumerate(text.splitlines(), start=1):
+        # Physical lines only: a JSON string may hold U+2028, which str.splitlines splits at.
+        lines = (line.rstrip('\n') for line in io.StringIO(text, newline=None))
+        for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
-            try:
-                entry = json.loads(line)
-            except (json.JSONDecodeError, RecursionError) as error:
-                raise CorpusError(path, f'malformed JSON: {error}', line=number) from None
+            entry = parse_json(line, path, CorpusError, line=number)
             key = 'filepath' if isinstance(entry, dict) and 'filepath' in entry else 'filename'
             if not isinstance(entry, dict) or not isinstance(entry.get(key), str):
                 raise CorpusError(
@@ -50,31 +50,20 @@ def _rows(path: Path) -> Iterator[tuple[int, str, str | list[str]]]:
             yield number, entry[key], line
         return
     delimiter = '\t' if path.suffix.lower() == '.tsv' else ','
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise CorpusError(path, 'empty corpus: expected a header with "filepath"') from None
-    except csv.Error as error:
-        raise CorpusError(path, f'malformed CSV: {error}', line=1) from None
+    if not text.strip():
+        raise CorpusError(path, 'empty corpus: expected a header with "filepath"')
+    table = CSVTable(path, text, CorpusError, delimiter)
+    header = table.header
     if 'filepath' not in header:
         raise CorpusError(path, 'no "filepath" column in the header', line=1)
     column = header.index('filepath')
     yield 1, '', header
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            raise CorpusError(path, f'malformed CSV: {error}', line=reader.line_num) from None
+    for number, row in table.rows:
         if not row:
             continue
         if len(row) != len(header):
-            raise CorpusError(
-                path, f'expected {len(header)} fields, got {len(row)}', line=reader.line_num
-            )
-        yield reader.line_num, row[column], row
+            raise CorpusError(path, f'expected {len(header)} fields, got {len(row)}', line=number)
+        yield number, row[column], row
 
 
 def _resolve(path: Path, filepath: str) -> Path:

@@ -6,24 +6,16 @@ size is read from each image. Rows of one image need not be adjacent; images are
 order of their first row.
 """
 
-import csv
-import io
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import numpy as np
 
+from rs_vlm.csv_input import read_csv_table
 from rs_vlm.errors import AnnotationError
 
 from .annotated_image import AnnotatedImage
-from .reader_utils import (
-    ImageNotFoundError,
-    check_class,
-    clip_boxes,
-    image_size,
-    parse_number,
-    read_lines,
-)
+from .reader_utils import ImageNotFoundError, check_class, clip_boxes, image_size, parse_number
 
 __all__ = ['CSV_COLUMNS', 'read_csv_boxes']
 
@@ -52,20 +44,17 @@ def read_csv_boxes(
         One :class:`AnnotatedImage` per distinct ``image_path``.
 
     Raises:
-        AnnotationError: For an empty file, missing columns, a malformed row (naming the line),
+        AnnotationError: For an empty file, missing columns, malformed CSV such as an unclosed
+            quote (always, naming the line), a malformed row (naming the line),
             an unknown label with ``classes``, or an unreadable image; row errors go to
             ``errors`` when it is given.
     """
     path = Path(path)
     folder = Path(images) if images is not None else path.parent
-    lines = read_lines(path)
-    if not any(line.strip() for line in lines):
+    table = read_csv_table(path, AnnotationError, delimiter=',')
+    header = [name.strip() for name in table.header]
+    if not any(header) and next(table.rows, None) is None:
         raise AnnotationError(path, f'empty file: expected a header {",".join(CSV_COLUMNS)}')
-    reader = csv.reader(io.StringIO('\n'.join(lines)))
-    try:
-        header = [name.strip() for name in next(reader)]
-    except csv.Error as error:
-        raise AnnotationError(path, f'malformed CSV: {error}', line=1) from None
     missing = [name for name in CSV_COLUMNS if name not in header]
     if missing:
         raise AnnotationError(
@@ -82,16 +71,7 @@ def read_csv_boxes(
     labels: dict[str, list[str]] = {}
     bad: set[str] = set()
     first_lines: dict[str, int] = {}
-    number = 1
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as error:
-            fail(AnnotationError(path, f'malformed CSV: {error}', line=reader.line_num))
-            continue
-        number = reader.line_num
+    for number, row in table.rows:
         if not row or not any(cell.strip() for cell in row):
             continue
         image = row[0].strip() if len(row) <= column['image_path'] else row[column['image_path']]

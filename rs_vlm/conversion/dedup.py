@@ -12,7 +12,7 @@ binary search, and only those candidates get a full Hamming distance. The result
 brute-force all-pairs comparison (:func:`brute_force_near_duplicates`), at a fraction of the cost.
 """
 
-import argparse
+import csv
 import sys
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
@@ -24,11 +24,16 @@ from scipy import fft
 from tqdm import tqdm
 
 from rs_vlm.atomic import atomic_write
-from rs_vlm.errors import AnnotationError, CorpusError, OutputPathError
+from rs_vlm.console import CommandParser
+from rs_vlm.errors import AnnotationError, CorpusError, InputError, OutputPathError
 from rs_vlm.output_paths import check_output_paths
+from rs_vlm.pixel_budget import check_pixel_budget, max_image_pixels, open_pillow_image
 
 from .corpus_filter import CORPUS_SUFFIXES, corpus_images, drop_images_from_corpus
 from .reader_utils import IMAGE_SUFFIXES
+
+#: Characters that would split a path across lines of the one-path-a-line output.
+_LINE_BREAKS = ('\n', '\r')
 
 __all__ = [
     'brute_force_near_duplicates',
@@ -51,10 +56,11 @@ def phash(image: Image.Image | str | Path, hash_size: int = 8, highfreq_factor: 
     Returns:
         The hash bits, row-major, first bit most significant.
     """
+    side = hash_size * highfreq_factor
     if isinstance(image, str | Path):
         if Path(image).suffix.lower() in ('.tif', '.tiff'):
             # GeoTIFFs (multi-band, 16-bit) decode as the datasets decode them: rasterio,
-            # the same band choice and stretch.
+            # the same band choice and stretch (and the same pixel budget).
             from rs_vlm.io.decoding import load_image
 
             try:
@@ -62,9 +68,13 @@ def phash(image: Image.Image | str | Path, hash_size: int = 8, highfreq_factor: 
             except RuntimeError as error:  # rasterio errors surface as such
                 raise OSError(str(error)) from None
             return phash(Image.fromarray(pixels), hash_size, highfreq_factor)
-        with Image.open(image) as opened:
+        with open_pillow_image(image) as opened:
+            if opened.format == 'JPEG' and opened.width * opened.height > max_image_pixels():
+                # Too large to decode whole: decode at 1/2..1/8 scale (never below the hash's
+                # input size). Smaller JPEGs are hashed at full scale, as imagehash does.
+                opened.draft('L', (side, side))
+            check_pixel_budget(*opened.size, image)
             return phash(opened, hash_size, highfreq_factor)
-    side = hash_size * highfreq_factor
     pixels = np.asarray(
         image.convert('L').resize((side, side), Image.Resampling.LANCZOS), dtype=np.float64
     )
@@ -97,9 +107,15 @@ def hash_images(
     kept: list[int] = []
     for index, path in enumerate(tqdm(paths, desc='pHash', unit='image', disable=not progress)):
         try:
+            if any(character in str(path) for character in _LINE_BREAKS):
+                raise ValueError(
+                    'the file name holds a line break, which the one-path-a-line output '
+                    'cannot represent; rename the file'
+                )
             value = phash(path)
         except (OSError, ValueError, SyntaxError) as error:
-            failure = AnnotationError(path, f'cannot read image: {error}')
+            reason = error.reason if isinstance(error, InputError) else str(error)
+            failure = AnnotationError(path, f'cannot read image: {reason}')
             if errors is None:
                 raise failure from None
             errors.append(failure)
@@ -214,10 +230,12 @@ def _images_in(sources: Iterable[Path]) -> list[Path]:
             )
         elif source.suffix.lower() == '.txt':
             try:
-                lines = source.read_text(encoding='utf-8').splitlines()
+                # Only \n (and \r\n) end a line: names may hold U+2028, form feeds, ...
+                lines = source.read_text(encoding='utf-8').split('\n')
             except (OSError, UnicodeDecodeError) as error:
                 raise AnnotationError(source, f'cannot read image list: {error}') from None
-            images.extend(source.parent / line.strip() for line in lines if line.strip())
+            names = (line.removesuffix('\r').strip(' \t') for line in lines)
+            images.extend(source.parent / name for name in names if name)
         elif source.is_file():
             images.append(source)
         else:
@@ -234,7 +252,7 @@ def dedup_cli(argv: Sequence[str] | None = None) -> int:
     Returns:
         0 on success, 1 on bad input.
     """
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog='rs-vlm dedup',
         description='List training images whose pHash is within Hamming distance < threshold '
         'of any test image (RemoteCLIP de-duplication).',
@@ -278,9 +296,10 @@ def dedup_cli(argv: Sequence[str] | None = None) -> int:
         handle.writelines(f'{path}\n' for path in dropped)
     if args.pairs:
         with atomic_write(args.pairs) as handle:
-            handle.write('train,test,distance\n')
+            writer = csv.writer(handle, lineterminator='\n')
+            writer.writerow(['train', 'test', 'distance'])
             for q, r, d in pairs.tolist():
-                handle.write(f'{train[train_kept[q]]},{test[test_kept[r]]},{d}\n')
+                writer.writerow([train[train_kept[q]], test[test_kept[r]], d])
     if args.corpus_output:
         kept_rows, dropped_rows = drop_images_from_corpus(
             args.train[0], args.corpus_output, [Path(p) for p in dropped]

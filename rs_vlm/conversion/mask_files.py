@@ -8,11 +8,12 @@ the mask's stem (after removing ``strip_suffix`` and appending ``image_suffix``)
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from tokenize import TokenError
 
 import numpy as np
-from PIL import Image
 
-from rs_vlm.errors import AnnotationError
+from rs_vlm.errors import AnnotationError, ImageTooLargeError
+from rs_vlm.pixel_budget import check_pixel_budget, open_pillow_image
 
 from .annotated_image import AnnotatedImage
 from .mask_to_box import NAMED_MASK_FORMATS, RGB, mask_to_boxes
@@ -77,24 +78,37 @@ def read_mask(path: Path) -> np.ndarray:
     """
     try:
         if path.suffix.lower() == '.npy':
-            mask = np.load(path, allow_pickle=False)
+            # Memory-mapped first, so the header's shape is checked before anything is read.
+            mapped = np.load(path, allow_pickle=False, mmap_mode='r')
+            height = mapped.shape[0] if mapped.ndim else 1
+            check_pixel_budget(int(np.prod(mapped.shape[1:])), height, path, 'mask')
+            mask = np.array(mapped)
         elif path.suffix.lower() in _TIFF_SUFFIXES:
             import rasterio  # only GeoTIFF masks (ISPRS) need it
 
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')  # NotGeoreferencedWarning
                 with rasterio.open(path) as dataset:
-                    mask = dataset.read()
+                    check_pixel_budget(dataset.width, dataset.height, path, 'mask')
+                    mask = dataset.read(list(range(1, min(dataset.count, 3) + 1)))
             mask = mask[0] if mask.shape[0] == 1 else np.moveaxis(mask[:3], 0, -1)
         else:
-            with Image.open(path) as image:
+            with open_pillow_image(path) as image:
+                check_pixel_budget(*image.size, path, 'mask')
                 mask = np.array(image.convert('RGB') if image.mode in ('RGBA', 'CMYK') else image)
     except FileNotFoundError:
         raise AnnotationError(path, 'mask file not found') from None
-    except (OSError, ValueError, SyntaxError) as error:
+    except ImageTooLargeError as error:
+        raise AnnotationError(path, f'cannot read mask: {error.reason}') from None
+    except (OSError, ValueError, SyntaxError, EOFError, TokenError) as error:
+        # numpy raises TokenError (tokenize) for some malformed .npy headers
         raise AnnotationError(path, f'cannot read mask: {error}') from None
     if mask.ndim == 3 and mask.shape[2] == 1:
         mask = mask[..., 0]
+    if mask.ndim not in (2, 3):
+        raise AnnotationError(
+            path, f'mask has shape {list(mask.shape)}; expected [height, width] or [h, w, 3]'
+        )
     return mask
 
 

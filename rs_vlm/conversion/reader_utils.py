@@ -4,16 +4,17 @@ Everything here raises :class:`~rs_vlm.errors.AnnotationError` naming the file a
 key) at fault, so the readers raise nothing else on malformed input.
 """
 
+import io
 import math
 import warnings
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from rs_vlm.errors import AnnotationError
 from rs_vlm.image_files import IMAGE_SUFFIXES
+from rs_vlm.pixel_budget import open_pillow_image
 
 __all__ = [
     'IMAGE_SUFFIXES',
@@ -51,7 +52,9 @@ def read_lines(path: str | Path) -> list[str]:
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b'\n') + 1
         raise AnnotationError(path, f'not UTF-8 text (byte {error.start})', line=line) from None
-    return text.splitlines()
+    # Only \n, \r\n and \r end a line (str.splitlines also splits at U+2028, NEL, form
+    # feeds...), so line numbers are those of a text editor.
+    return [line.rstrip('\n') for line in io.StringIO(text, newline=None)]
 
 
 def parse_number(
@@ -180,14 +183,12 @@ def image_size(image: str | Path, annotation: str | Path | None = None) -> tuple
     """
     if Path(image).suffix.lower() in _TIFF_SUFFIXES:
         return _raster_size(Path(image), annotation)
-    saved = Image.MAX_IMAGE_PIXELS
     try:
         # Large scenes (DOTA reaches 20,000 px a side) trip Pillow's decompression-bomb guard,
         # but only the header is read here.
-        Image.MAX_IMAGE_PIXELS = None
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            with Image.open(image) as opened:
+            with open_pillow_image(image) as opened:
                 width, height = opened.size
     except FileNotFoundError:
         where = f' (for {annotation})' if annotation else ''
@@ -195,8 +196,6 @@ def image_size(image: str | Path, annotation: str | Path | None = None) -> tuple
     except (OSError, ValueError, SyntaxError) as error:
         where = f' (for {annotation})' if annotation else ''
         raise AnnotationError(image, f'cannot read image{where}: {error}') from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = saved
     if width <= 0 or height <= 0:
         raise AnnotationError(image, f'image has size {width}x{height}')
     return int(width), int(height)

@@ -32,7 +32,8 @@ class PreparedMixtureDataModule(CaptionMixtureDataModule):
         tokenizer: open_clip model name whose tokenizer encodes captions.
         context_length: Token sequence length (None: the model's).
         seed: Seed of the per-epoch draw and caption choice.
-        on_error: ``'raise'`` or ``'skip'`` for bad rows and images.
+        on_error: ``'raise'`` or ``'skip'`` for bad rows and images of the corpora and the
+            validation sets.
         crop_scale: Area range of the training random resized crop.
         drop_last: Drop the last incomplete training batch.
 
@@ -80,7 +81,6 @@ class PreparedMixtureDataModule(CaptionMixtureDataModule):
             tokenizer=tokenizer,
             context_length=context_length,
             seed=seed,
-            on_error=on_error,
             crop_scale=crop_scale,
             drop_last=drop_last,
         )

@@ -1,21 +1,15 @@
 """open_clip-style caption CSV/TSV: one (image, caption) pair per row."""
 
-import csv
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from rs_vlm.csv_input import read_csv_table
 from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
 from rs_vlm.datasets.caption_corpus import CaptionCorpus, CaptionMode, Tokenizer
 from rs_vlm.errors import CorpusError
 
 __all__ = ['CaptionCSVDataset', 'read_caption_csv']
-
-
-def _sniff_delimiter(path: Path, header: str) -> str:
-    if path.suffix.lower() == '.tsv' or '\t' in header:
-        return '\t'
-    return ','
 
 
 def read_caption_csv(
@@ -28,7 +22,10 @@ def read_caption_csv(
 ) -> tuple[list[Path], list[list[str]], list[int]]:
     """Read an open_clip CSV/TSV; rows sharing an image are grouped into one image.
 
-    Relative image paths are resolved against the CSV's folder.
+    Relative image paths are resolved against the CSV's folder. Rows are parsed by the
+    ``csv`` module on the whole text (see :mod:`rs_vlm.csv_input`): quoted captions may hold
+    line breaks (kept), line numbers are physical lines, and a stray quote is an error naming
+    the line where it opens.
 
     Args:
         path: The CSV or TSV file.
@@ -41,25 +38,13 @@ def read_caption_csv(
         ``(image_paths, captions_per_image, first_line_per_image)`` in order of first appearance.
 
     Raises:
-        CorpusError: Missing columns, undecodable text, empty captions (policy ``raise``).
+        CorpusError: Missing columns, undecodable text, malformed CSV (always); empty
+            captions (policy ``raise``).
     """
     path = Path(path)
     policy = policy or BadInputPolicy('raise')
-    try:
-        text = path.read_bytes().decode('utf-8-sig')
-    except FileNotFoundError as error:
-        raise CorpusError(path, 'caption file not found') from error
-    except UnicodeDecodeError as error:
-        line = path.read_bytes()[: error.start].count(b'\n') + 1
-        raise CorpusError(path, f'not valid UTF-8 text: {error.reason}', line=line) from error
-    lines = text.splitlines()
-    if not lines:
-        raise CorpusError(
-            path, f'empty file; expected a header with {image_key!r} and {caption_key!r}'
-        )
-    delimiter = delimiter or _sniff_delimiter(path, lines[0])
-    reader = csv.reader(lines, delimiter=delimiter)
-    header = next(reader)
+    table = read_csv_table(path, CorpusError, delimiter=delimiter, missing='caption file not found')
+    header = table.header
     for column in (image_key, caption_key):
         if column not in header:
             raise CorpusError(
@@ -73,7 +58,7 @@ def read_caption_csv(
     order: dict[str, int] = {}
     captions: list[list[str]] = []
     first_lines: list[int] = []
-    for line_number, row in enumerate(reader, start=2):
+    for line_number, row in table.rows:
         if not row or all(not field.strip() for field in row):
             continue
         if len(row) <= max(image_column, caption_column):
@@ -157,7 +142,7 @@ def check_images_exist(
     image_paths: list[Path],
     captions: list[list[str]],
     policy: BadInputPolicy,
-    lines: list[int] | None = None,
+    lines: Sequence[int | str] | None = None,
 ) -> tuple[list[Path], list[list[str]]]:
     """Drop (policy ``skip``) or refuse images that do not exist.
 
@@ -166,7 +151,8 @@ def check_images_exist(
         image_paths: Image paths.
         captions: Captions per image.
         policy: The bad-input policy.
-        lines: The corpus line of each image, named in the error when given.
+        lines: Where each image is listed, named in the error when given: a 1-based line
+            number, or a key (``'images[3]'``) for structured formats.
 
     Returns:
         The kept paths and captions.
@@ -180,6 +166,7 @@ def check_images_exist(
             kept_paths.append(path)
             kept_captions.append(image_captions)
         else:
-            line = lines[position] if lines is not None else None
-            policy.handle(source, f'image file not found: {path}', line=line)
+            where = lines[position] if lines is not None else None
+            line, key = (None, where) if isinstance(where, str) else (where, None)
+            policy.handle(source, f'image file not found: {path}', line=line, key=key)
     return kept_paths, kept_captions

@@ -5,17 +5,18 @@ the corpus (resolved against an image folder by the dataset). Empty captions and
 text go through the bad-input policy (``skip`` drops the caption, counted and logged).
 """
 
-import json
 from pathlib import Path
 from typing import Any
 
 from rs_vlm.datasets.bad_input import BadInputPolicy
 from rs_vlm.errors import CorpusError
+from rs_vlm.json_input import parse_json
 
 __all__ = ['CorpusListing', 'read_jsonl', 'read_karpathy_json', 'read_precomp', 'read_text_lines']
 
-#: ``(file_names, captions_per_image, line_per_image)``.
-CorpusListing = tuple[list[str], list[list[str]], list[int]]
+#: ``(file_names, captions_per_image, where_per_image)``: where each image is listed, as a
+#: 1-based line number (text formats) or a key such as ``'images[3]'`` (Karpathy JSON).
+CorpusListing = tuple[list[str], list[list[str]], list[int | str]]
 
 
 def read_text_lines(path: Path, policy: BadInputPolicy) -> list[str | None]:
@@ -142,7 +143,7 @@ def read_karpathy_json(
         split: Keep images of this split only (``'train'``, ``'val'``, ``'test'``); all if None.
 
     Returns:
-        The listing; the "line" of an image is its index in ``images`` (reported as a key).
+        The listing; where an image is listed is its key, ``images[<index>]``.
 
     Raises:
         CorpusError: Not JSON or without ``images`` (always), bad entries (``raise``).
@@ -150,19 +151,14 @@ def read_karpathy_json(
     path = Path(path)
     try:
         data = path.read_bytes()
-        document = json.loads(data.decode('utf-8'))
     except FileNotFoundError as error:
         raise CorpusError(path, 'corpus file not found') from error
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b'\n') + 1
-        raise CorpusError(path, f'not valid UTF-8 text: {error.reason}', line=line) from error
-    except json.JSONDecodeError as error:
-        raise CorpusError(path, f'not valid JSON: {error.msg}', line=error.lineno) from error
+    document = parse_json(data, path, CorpusError)
     if not isinstance(document, dict) or not isinstance(document.get('images'), list):
         raise CorpusError(path, 'expected an object with an "images" list', key='images')
     names: list[str] = []
     grouped: list[list[str]] = []
-    lines: list[int] = []
+    lines: list[int | str] = []
     for index, entry in enumerate(document['images']):
         key = f'images[{index}]'
         if not isinstance(entry, dict) or not isinstance(entry.get('filename'), str):
@@ -189,7 +185,7 @@ def read_karpathy_json(
             continue
         names.append(entry['filename'])
         grouped.append(captions)
-        lines.append(index)
+        lines.append(key)
     return names, grouped, lines
 
 
@@ -217,14 +213,14 @@ def read_jsonl(
     path = Path(path)
     names: list[str] = []
     grouped: list[list[str]] = []
-    lines: list[int] = []
+    lines: list[int | str] = []
     for number, text in enumerate(read_text_lines(path, policy), start=1):
         if text is None or not text.strip():
             continue
         try:
-            entry: Any = json.loads(text)
-        except json.JSONDecodeError as error:
-            policy.handle(path, f'not valid JSON: {error.msg}', line=number, cause=error)
+            entry: Any = parse_json(text, path, CorpusError, line=number)
+        except CorpusError as error:
+            policy.handle(path, error.reason, line=number, cause=error)
             continue
         key = image_key
         if key is None:

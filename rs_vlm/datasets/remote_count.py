@@ -11,19 +11,23 @@ with their own annotations (or a re-annotation) can run the counting evaluation.
 must hold that number as a word (``three``) or in digits (``3``).
 """
 
-import csv
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 
+from rs_vlm.csv_input import read_csv_table
 from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
+from rs_vlm.datasets.plotting import plot_image_with_text, prediction_line
 from rs_vlm.errors import CorpusError
 from rs_vlm.io.decoding import load_image
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ['COLUMNS', 'NUMBER_WORDS', 'RemoteCount', 'caption_mentions_count']
 
@@ -92,19 +96,10 @@ class RemoteCount(NonGeoDataset):
 
     def _read(self) -> None:
         path = self.path
-        try:
-            text = path.read_bytes().decode('utf-8-sig')
-        except FileNotFoundError as error:
-            raise CorpusError(
-                path, f'RemoteCount annotations not found; columns {COLUMNS}'
-            ) from error
-        except UnicodeDecodeError as error:
-            line = path.read_bytes()[: error.start].count(b'\n') + 1
-            raise CorpusError(path, f'not valid UTF-8 text: {error.reason}', line=line) from error
-        lines = text.splitlines()
-        delimiter = '\t' if lines and '\t' in lines[0] else ','
-        reader = csv.DictReader(lines, delimiter=delimiter)
-        missing = [column for column in COLUMNS if column not in (reader.fieldnames or [])]
+        table = read_csv_table(
+            path, CorpusError, missing=f'RemoteCount annotations not found; columns {COLUMNS}'
+        )
+        missing = [column for column in COLUMNS if column not in table.header]
         if missing:
             raise CorpusError(
                 path,
@@ -112,13 +107,18 @@ class RemoteCount(NonGeoDataset):
                 line=1,
                 key=missing[0],
             )
-        for line, row in enumerate(reader, start=2):
+        for line, fields in table.rows:
+            if not fields:
+                continue
+            # csv.DictReader's layout: short rows padded with None, extra fields dropped.
+            row = dict(zip(table.header, fields + [None] * (len(table.header) - len(fields))))
             self._add_row(row, line)
 
     def _add_row(self, row: dict[str, str], line: int) -> None:
         path = self.path
         count_text = (row['count'] or '').strip()
-        if not count_text.isdigit() or not 1 <= int(count_text) <= 10:
+        plain_number = count_text.isascii() and count_text.isdigit() and len(count_text) <= 2
+        if not plain_number or not 1 <= int(count_text) <= 10:
             self.policy.handle(path, f'count {count_text!r} is not 1..10', line=line, key='count')
             return
         count = int(count_text)
@@ -166,6 +166,25 @@ class RemoteCount(NonGeoDataset):
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample
+
+    def plot(
+        self, sample: dict[str, Any], show_titles: bool = True, suptitle: str | None = None
+    ) -> 'Figure':
+        """Plot a sample with its caption and object count (and ``prediction`` when present).
+
+        Args:
+            sample: A sample from :meth:`__getitem__`.
+            show_titles: Show the caption and count above the image.
+            suptitle: Figure title.
+
+        Returns:
+            The matplotlib figure.
+        """
+        lines = [str(sample['caption'])] if 'caption' in sample else []
+        if 'label' in sample:
+            lines.append(f'count: {int(sample["label"])} {sample.get("class_name", "")}'.rstrip())
+        lines += prediction_line(sample)
+        return plot_image_with_text(sample, lines, show_titles, suptitle)
 
     def _load(self, index: int) -> Tensor | None:
         path = self.files[index]

@@ -14,7 +14,6 @@ epoch)``, and a run can resume mid-epoch like any map-style dataset. Member name
 absolute or contain ``..`` are refused.
 """
 
-import json
 import os
 import re
 import tarfile
@@ -30,12 +29,17 @@ from rs_vlm.errors import CorpusError
 from rs_vlm.image_files import IMAGE_SUFFIXES
 from rs_vlm.io.decoding import decode_image_bytes
 from rs_vlm.io.random_crop import CropSampler
+from rs_vlm.json_input import parse_json
 
 __all__ = ['IMAGE_EXTENSIONS', 'INDEX_NAME', 'ShardSample', 'WebDatasetShards', 'scan_shard']
 
 #: WebDataset member extensions of an image (:data:`rs_vlm.image_files.IMAGE_SUFFIXES`).
 IMAGE_EXTENSIONS = tuple(suffix[1:] for suffix in IMAGE_SUFFIXES)
 INDEX_NAME = 'index.json'
+_GZIP_MAGIC = b'\x1f\x8b'
+
+#: Largest ``.json`` / ``.txt`` caption member read (captions are short; this bounds memory).
+MAX_CAPTION_MEMBER_BYTES = 1 << 20
 
 #: ``(shard file name, image member name, data offset, data size, captions)``.
 ShardSample = tuple[str, str, int, int, list[str]]
@@ -101,17 +105,20 @@ def _sample_from_parts(
     captions: list[str] = []
     try:
         if 'json' in parts:
-            document = json.loads(_read_member(archive, parts['json']).decode('utf-8'))
+            text = _read_member(archive, parts['json'], shard)
+            document = parse_json(text, shard, CorpusError, key=key)
             raw = (
                 document.get('captions', document.get('caption'))
                 if isinstance(document, dict)
                 else None
             )
-            captions = [raw] if isinstance(raw, str) else list(raw or [])
+            captions = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
         elif 'txt' in parts:
-            captions = _read_member(archive, parts['txt']).decode('utf-8').splitlines()
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        policy.handle(shard, f'unreadable caption member: {error}', key=key, cause=error)
+            text = _read_member(archive, parts['txt'], shard).decode('utf-8')
+            captions = text.replace('\r\n', '\n').split('\n')
+    except (UnicodeDecodeError, CorpusError) as error:
+        reason = error.reason if isinstance(error, CorpusError) else str(error)
+        policy.handle(shard, f'unreadable caption member: {reason}', key=key, cause=error)
         return None
     captions = [c.strip() for c in captions if isinstance(c, str) and c.strip()]
     if not captions:
@@ -120,7 +127,14 @@ def _sample_from_parts(
     return shard.name, image.name, image.offset_data, image.size, captions
 
 
-def _read_member(archive: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+def _read_member(archive: tarfile.TarFile, member: tarfile.TarInfo, shard: Path) -> bytes:
+    if member.size > MAX_CAPTION_MEMBER_BYTES:
+        raise CorpusError(
+            shard,
+            f'caption member of {member.size} bytes is over the limit of '
+            f'{MAX_CAPTION_MEMBER_BYTES} bytes',
+            key=member.name,
+        )
     handle = archive.extractfile(member)
     return handle.read() if handle is not None else b''
 
@@ -242,18 +256,47 @@ class WebDatasetShards(CaptionCorpus):
 
 
 def _read_index(index: Path) -> list[ShardSample]:
+    """Read ``index.json`` and check every entry's types and names (by key).
+
+    Whether the entries lie inside their shards is checked next, by ``_check_index_complete``,
+    before any sample is read.
+    """
     try:
-        document = json.loads(index.read_text(encoding='utf-8'))
-        samples = [
-            (str(s), str(n), int(o), int(z), [str(c) for c in caps])
-            for s, n, o, z, caps in document['samples']
-        ]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise CorpusError(index, f'unreadable shard index: {error}', key='samples') from error
-    for shard, name, *_ in samples:
-        _check_name(index, shard)
-        _check_name(index, name)
+        data = index.read_bytes()
+    except OSError as error:
+        raise CorpusError(index, f'cannot read shard index: {error}') from error
+    if data.startswith(_GZIP_MAGIC):
+        raise CorpusError(
+            index, 'shard index is gzip-compressed; expected plain JSON (decompress it first)'
+        )
+    document = parse_json(data, index, CorpusError)
+    entries = document.get('samples') if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise CorpusError(index, 'expected an object with a "samples" list', key='samples')
+    samples = [_index_entry(index, position, entry) for position, entry in enumerate(entries)]
     return samples
+
+
+def _index_entry(index: Path, position: int, entry: Any) -> ShardSample:
+    key = f'samples[{position}]'
+    expected = '[shard, member, offset, size, [captions...]]'
+    if not isinstance(entry, list) or len(entry) != 5:
+        raise CorpusError(index, f'expected {expected}', key=key)
+    shard, name, offset, size, captions = entry
+    if not isinstance(shard, str) or not isinstance(name, str):
+        raise CorpusError(index, f'shard and member must be strings; expected {expected}', key=key)
+    _check_name(index, shard)
+    _check_name(index, name)
+    if '/' in shard or '\\' in shard:
+        raise CorpusError(
+            index, f'shard {shard!r} must be a file name in the index folder', key=key
+        )
+    for field, value in (('offset', offset), ('size', size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise CorpusError(index, f'{field} must be an integer >= 0, got {value!r}', key=key)
+    if not isinstance(captions, list) or not all(isinstance(c, str) for c in captions):
+        raise CorpusError(index, 'captions must be a list of strings', key=key)
+    return shard, name, offset, size, captions
 
 
 def _check_index_complete(index: Path, samples: list[ShardSample]) -> None:
@@ -295,7 +338,7 @@ def _written_by_shard_writer(shard: Path) -> bool:
                 if member is None or not re.fullmatch(r'\d{9}\.\w+', member.name):
                     return False
                 if member.name.endswith('.json') and member.size < 1 << 20:
-                    document = json.loads(_read_member(archive, member).decode('utf-8'))
+                    document = parse_json(_read_member(archive, member, shard), shard, CorpusError)
                     return isinstance(document, dict) and set(document) == {'captions', 'source'}
     except (tarfile.TarError, OSError, ValueError):
         return False

@@ -136,6 +136,8 @@ class Encoder:
             The features (and labels) of the whole dataset.
         """
         total = len(dataset)  # type: ignore[arg-type]
+        if total == 0:
+            raise ValueError(_empty_dataset_message(dataset))
         indices = shard_indices(total, self.rank, self.world_size)
         loader = DataLoader(
             Subset(dataset, indices),
@@ -186,3 +188,13 @@ class Encoder:
             return local
         ids = torch.tensor(indices, dtype=torch.long, device=device)
         return gather_rows(local, ids, len(texts))
+
+
+def _empty_dataset_message(dataset: object) -> str:
+    """Why there is nothing to encode, naming the dataset's source and skipped inputs."""
+    source = getattr(dataset, 'source', None) or getattr(dataset, 'root', None)
+    policy = getattr(dataset, 'policy', None)
+    skipped = getattr(policy, 'num_skipped', 0)
+    where = f' read from {source}' if source is not None else ''
+    why = f'; {skipped} bad inputs were skipped (see the log)' if skipped else ''
+    return f'the dataset{where} has no samples to encode{why}'

@@ -10,9 +10,12 @@ batched call (open_clip's also runs its classes in batches, not one forward per 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics.functional.classification import multiclass_accuracy
+
+from rs_vlm.prompt_templates import check_templates
 
 __all__ = [
     'LOGIT_SCALE',
@@ -39,7 +42,7 @@ def build_zero_shot_classifier(
         encode_texts: ``list[str] -> [N, D]`` text embeddings, **not** normalised (the ITRA
             recipe averages raw embeddings; normalised input gives open_clip's recipe).
         classes: Class names.
-        templates: Prompt templates with a ``{}`` slot.
+        templates: Prompt templates with one bare ``{}`` slot.
         normalise_prompts: L2-normalise each prompt embedding before averaging (open_clip's
             recipe) instead of averaging the raw embeddings (ITRA's, the paper's).
 
@@ -47,13 +50,15 @@ def build_zero_shot_classifier(
         ``[C, D]`` L2-normalised class embeddings.
 
     Raises:
-        ValueError: If there are no classes or no templates.
+        ValueError: If there are no classes or no templates, or a template is not one bare
+            ``{}`` slot in text (e.g. ``{:>999999999}``).
     """
     if not classes or not templates:
         raise ValueError(
             f'a zero-shot classifier needs classes and templates, got {len(classes)} classes '
             f'and {len(templates)} templates'
         )
+    templates = check_templates(templates)  # before anything is built or encoded
     prompts = [template.format(name) for name in classes for template in templates]
     features = encode_texts(prompts).float().view(len(classes), len(templates), -1)
     if normalise_prompts:
@@ -128,5 +133,9 @@ def zero_shot_accuracy(
             f'zero-shot dataset {name!r}: label {int(labels.max())} does not fit its '
             f'{num_classes} classes; the class list does not match the data'
         )
-    logits = LOGIT_SCALE * image_features @ classifier.to(image_features.device).T
+    # float32 logits also inside a bf16/fp16 autocast region (a callback under a mixed-precision
+    # trainer): reduced-precision logits tie close classes and change the accuracy
+    with torch.autocast(image_features.device.type, enabled=False):
+        classifier = classifier.to(image_features.device).float()
+        logits = LOGIT_SCALE * image_features.float() @ classifier.T
     return ZeroShotResult(top_k_accuracies(logits, labels, top_k), logits, labels)

@@ -17,10 +17,20 @@ Band choice for inputs that are not 8-bit RGB (documented in ``docs/data.md``):
 * Other integer data wider than 8 bits and floats: each chosen band is linearly stretched from
   its 2nd to 98th percentile onto 0..255, clipped (the usual "2-98% stretch" for display), as
   no fixed range is known for an arbitrary sensor.
+* Non-finite pixels (NaN no-data, infinities) are left out of the percentiles and become 0,
+  in either scaling, so one NaN pixel does not blank or poison its band.
+
+Memory is bounded by :mod:`rs_vlm.pixel_budget`: an image whose decoded size is over the pixel
+budget raises :class:`~rs_vlm.errors.ImageTooLargeError` (a ``ValueError``, so a ``skip``
+corpus counts it as one bad image). With ``size`` given (and no training crop), JPEGs are
+decoded at 1/2, 1/4 or 1/8 scale and TIFFs read at a power-of-two reduced resolution (their
+overviews when they have them) that keeps the shorter side at least ``size``; only the three
+display bands of a multi-band TIFF are read.
 """
 
 import io
 import math
+import os
 from pathlib import Path
 from typing import Final
 
@@ -29,16 +39,21 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from rs_vlm.errors import InputError
 from rs_vlm.io.random_crop import CropBox, CropSampler
+from rs_vlm.pixel_budget import check_pixel_budget, open_pillow_image, reduction_factor
 
 __all__ = [
     'IMAGE_DTYPES',
+    'MAX_ENCODED_IMAGE_BYTES',
     'SENTINEL2_TRUE_COLOUR_DN',
     'TIFF_SUFFIXES',
     'crop_and_resize',
     'decode_image_bytes',
     'load_image',
+    'read_encoded_image',
     'resize_and_center_crop',
+    'rgb_band_indexes',
     'select_rgb_bands',
     'sentinel2_true_colour',
     'stretch_to_uint8_range',
@@ -53,6 +68,25 @@ TIFF_SUFFIXES = frozenset({'.tif', '.tiff'})
 #: Sentinel-2 band indices (0-based) of B04, B03, B02 for 13-band (L1C) and 12-band (L2A) stacks.
 _SENTINEL2_RGB = {13: (3, 2, 1), 12: (3, 2, 1)}
 
+#: Largest encoded image file read whole into memory (e.g. to copy it into a shard).
+MAX_ENCODED_IMAGE_BYTES: Final = 1 << 30
+
+#: Leading bytes of the encoded formats the decoders read.
+_MAGIC = (
+    (b'\xff\xd8\xff', 'JPEG'),
+    (b'\x89PNG\r\n\x1a\n', 'PNG'),
+    (b'II*\x00', 'TIFF'),
+    (b'MM\x00*', 'TIFF'),
+    (b'II+\x00', 'BigTIFF'),
+    (b'MM\x00+', 'BigTIFF'),
+    (b'BM', 'BMP'),
+    (b'GIF87a', 'GIF'),
+    (b'GIF89a', 'GIF'),
+)
+
+#: GDAL block cache while reading one TIFF, in MB.
+_GDAL_CACHE_MB = 64
+
 #: Sentinel-2 digital number shown as white: reflectance 0.4 (x 10,000) times the gain 2.5.
 SENTINEL2_TRUE_COLOUR_DN = 4000
 
@@ -65,14 +99,18 @@ def sentinel2_true_colour(bands: np.ndarray) -> np.ndarray:
             10,000, as in EuroSAT's TIFFs) or float reflectance.
 
     Returns:
-        A float32 array in 0..255.
+        A float32 array in 0..255 (non-finite values become 0).
     """
     white = 0.4 if np.issubdtype(bands.dtype, np.floating) else SENTINEL2_TRUE_COLOUR_DN
-    return np.clip(bands.astype(np.float32) * np.float32(255.0 / white), 0, 255)
+    scaled = bands.astype(np.float32) * np.float32(255.0 / white)
+    return np.where(np.isfinite(scaled), np.clip(scaled, 0, 255), np.float32(0))
 
 
 def stretch_to_uint8_range(band: np.ndarray) -> np.ndarray:
     """Map one band linearly from its 2nd..98th percentile onto 0..255 (clipped), as float32.
+
+    Non-finite values (NaN, +-inf) are ignored by the percentiles and set to 0, so one NaN
+    pixel does not blank the band.
 
     Args:
         band: A 2-D array of any numeric type.
@@ -81,10 +119,37 @@ def stretch_to_uint8_range(band: np.ndarray) -> np.ndarray:
         A float32 array in 0..255.
     """
     band = band.astype(np.float32)
-    low, high = np.percentile(band, (2, 98))
+    finite = np.isfinite(band)
+    all_finite = bool(finite.all())
+    if not all_finite:
+        if not finite.any():
+            return np.zeros_like(band)
+        band = np.where(finite, band, np.float32(0))
+    values = band if all_finite else band[finite]
+    low, high = np.percentile(values, (2, 98))
     if high <= low:
-        return np.zeros_like(band) if high <= 0 else np.clip(band, 0, 255)
-    return np.clip((band - low) * (255.0 / (high - low)), 0, 255)
+        stretched = np.zeros_like(band) if high <= 0 else np.clip(band, 0, 255)
+    else:
+        stretched = np.clip((band - low) * (255.0 / (high - low)), 0, 255)
+    if not all_finite:
+        stretched[~finite] = 0
+    return stretched
+
+
+def rgb_band_indexes(count: int) -> list[int]:
+    """The 0-based bands shown as R, G, B for an image of ``count`` bands (module docstring).
+
+    Args:
+        count: Number of bands.
+
+    Returns:
+        Three band indexes (the first band three times for 1 or 2 bands).
+    """
+    if count in (1, 2):
+        return [0, 0, 0]
+    if count in _SENTINEL2_RGB:
+        return list(_SENTINEL2_RGB[count])
+    return [0, 1, 2]
 
 
 def select_rgb_bands(array: np.ndarray) -> np.ndarray:
@@ -96,44 +161,64 @@ def select_rgb_bands(array: np.ndarray) -> np.ndarray:
     Returns:
         A float32 ``[3, H, W]`` array in 0..255.
     """
-    count = array.shape[0]
-    if count in (1, 2):
-        chosen = np.repeat(array[:1], 3, axis=0)
-    elif count in _SENTINEL2_RGB:
-        chosen = array[list(_SENTINEL2_RGB[count])]
-        if chosen.dtype != np.uint8:
-            return sentinel2_true_colour(chosen)
-    else:
-        chosen = array[:3]
+    return _scale_rgb(array[rgb_band_indexes(array.shape[0])], array.shape[0])
+
+
+def _scale_rgb(chosen: np.ndarray, count: int) -> np.ndarray:
+    """Scale the three display bands of a ``count``-band image onto 0..255 (float32)."""
+    if count in _SENTINEL2_RGB and chosen.dtype != np.uint8:
+        return sentinel2_true_colour(chosen)
     if chosen.dtype == np.uint8:
         return chosen.astype(np.float32)
     return np.stack([stretch_to_uint8_range(band) for band in chosen])
 
 
-def _load_tiff(path: Path | bytes) -> np.ndarray:
+def _load_tiff(source: Path | bytes, size: int | None, name: str | Path) -> tuple[np.ndarray, int]:
     # rasterio reads any band count and bit depth; PIL cannot open multi-band 16-bit TIFFs.
+    # Returns the three display bands and the file's band count (which picks their scaling).
     import warnings
 
     import rasterio
+    from rasterio.enums import Resampling
     from rasterio.errors import NotGeoreferencedWarning
     from rasterio.io import MemoryFile
 
-    with warnings.catch_warnings():
+    def read(dataset: rasterio.io.DatasetReader) -> tuple[np.ndarray, int]:
+        if dataset.count < 1:
+            raise ValueError(f'{name}: TIFF has no bands')
+        factor = reduction_factor(dataset.width, dataset.height, size)
+        height = max(1, dataset.height // factor)
+        width = max(1, dataset.width // factor)
+        check_pixel_budget(width, height, name)
+        # Only the three display bands are read; duplicates (grayscale) are read once.
+        chosen = rgb_band_indexes(dataset.count)
+        unique = sorted(set(chosen))
+        bands = dataset.read(
+            [index + 1 for index in unique],
+            out_shape=(len(unique), height, width),
+            resampling=Resampling.average if factor > 1 else Resampling.nearest,
+        )
+        return bands[[unique.index(index) for index in chosen]], dataset.count
+
+    # GDAL caches decoded blocks up to 5% of the RAM by default: a reduced read of a huge
+    # TIFF would fill it. A small cache keeps a worker's memory bounded.
+    with warnings.catch_warnings(), rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_MB):
         warnings.simplefilter('ignore', NotGeoreferencedWarning)
-        if isinstance(path, bytes):
-            with MemoryFile(path) as memory, memory.open() as source:
-                return source.read()
-        with rasterio.open(path) as source:
-            return source.read()
+        if isinstance(source, bytes):
+            with MemoryFile(source) as memory, memory.open() as dataset:
+                return read(dataset)
+        with rasterio.open(source) as dataset:
+            return read(dataset)
 
 
 def _load_pil(
-    path: Path | io.BytesIO, size: int | None, crop: CropSampler | None = None
+    path: Path | io.BytesIO, size: int | None, name: str | Path, crop: CropSampler | None = None
 ) -> np.ndarray:
     # 8-bit RGB comes back height x width x 3 (PIL's layout), resized (and cropped) to `size`;
     # other modes band-first at full size, cropped later on the tensor.
-    with Image.open(path) as image:
+    with open_pillow_image(path) as image:
         if image.mode in ('I;16', 'I;16B', 'I', 'F'):
+            check_pixel_budget(*image.size, name)
             return np.asarray(image)[None]
         width, height = image.size
         box = crop(width, height) if crop is not None else None
@@ -145,6 +230,7 @@ def _load_pil(
             if box is not None:
                 request = (math.ceil(width * size / box[2]), math.ceil(height * size / box[3]))
             image.draft('RGB', request)
+        check_pixel_budget(*image.size, name)
         if image.mode != 'RGB':
             image = image.convert('RGB')
         if box is not None and size is not None:
@@ -194,10 +280,11 @@ def load_image(
 
     Raises:
         OSError: The file is missing, truncated or not an image (PIL/rasterio's error).
+        ImageTooLargeError: The decoded image would be over the pixel budget.
         ValueError: ``dtype`` is neither, or ``crop`` without ``size``.
     """
     path = Path(path)
-    return _decode(path, path.suffix, size, dtype, crop)
+    return _decode(path, path.suffix, size, dtype, path, crop)
 
 
 def decode_image_bytes(
@@ -219,9 +306,10 @@ def decode_image_bytes(
     Returns:
         A ``[3, H, W]`` tensor in 0..255.
     """
+    name = f'<{len(data)} bytes of {suffix} data>'
     if suffix.lower() in TIFF_SUFFIXES:
-        return _decode(data, suffix, size, dtype, crop)
-    return _decode(io.BytesIO(data), suffix, size, dtype, crop)
+        return _decode(data, suffix, size, dtype, name, crop)
+    return _decode(io.BytesIO(data), suffix, size, dtype, name, crop)
 
 
 def _decode(
@@ -229,6 +317,7 @@ def _decode(
     suffix: str,
     size: int | None,
     dtype: torch.dtype,
+    name: str | Path,
     crop: CropSampler | None = None,
 ) -> Tensor:
     if dtype not in IMAGE_DTYPES:
@@ -237,10 +326,11 @@ def _decode(
         raise ValueError('a training crop needs the output size')
     if suffix.lower() in TIFF_SUFFIXES:
         assert not isinstance(source, io.BytesIO)
-        array = select_rgb_bands(_load_tiff(source))
+        # A training crop is sampled on the full grid, so only centre crops read reduced.
+        array = _scale_rgb(*_load_tiff(source, size if crop is None else None, name))
     else:
         assert not isinstance(source, bytes)
-        array = _load_pil(source, size, crop)
+        array = _load_pil(source, size, name, crop)
         if array.ndim == 3 and array.shape[2] == 3 and array.dtype == np.uint8:
             # Channel-first in one torch copy: numpy's transposed uint8 copy is ~6x slower.
             hwc = torch.from_numpy(array)
@@ -300,3 +390,40 @@ def resize_and_center_crop(image: Tensor, size: int) -> Tensor:
         height, width = new_hw
     top, left = (height - size) // 2, (width - size) // 2
     return image[:, top : top + size, left : left + size]
+
+
+def _sniff_format(head: bytes) -> str | None:
+    if head[:4] == b'RIFF' and head[8:12] == b'WEBP':
+        return 'WebP'
+    return next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+
+
+def read_encoded_image(path: str | Path, max_bytes: int = MAX_ENCODED_IMAGE_BYTES) -> bytes:
+    """Read an image file's encoded bytes, after checking its size and leading bytes.
+
+    Used where a file is copied whole (into a shard): a multi-gigabyte file that is not an
+    image is refused from its first bytes, before it is read.
+
+    Args:
+        path: The file.
+        max_bytes: Largest file accepted.
+
+    Returns:
+        The file content.
+
+    Raises:
+        InputError: The file is larger than ``max_bytes`` or does not start like a JPEG, PNG,
+            TIFF, BMP, GIF or WebP file.
+        OSError: The file cannot be read.
+    """
+    path = Path(path)
+    with path.open('rb') as handle:
+        size = os.fstat(handle.fileno()).st_size
+        head = handle.read(16)
+        if _sniff_format(head) is None:
+            raise InputError(
+                path, f'not an image: starts with {head[:8]!r}, not a JPEG/PNG/TIFF/BMP/GIF/WebP'
+            )
+        if size > max_bytes:
+            raise InputError(path, f'image file of {size:,} bytes is over the {max_bytes:,} limit')
+    return path.read_bytes()

@@ -13,7 +13,6 @@ Example::
     rs-vlm shard data/rsicd/train.csv --output data/rsicd-shards --samples-per-shard 1000
 """
 
-import argparse
 import io
 import json
 import logging
@@ -24,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rs_vlm.atomic import atomic_folder
+from rs_vlm.console import CommandParser
 from rs_vlm.datasets.caption_corpus import CaptionCorpus
 from rs_vlm.datasets.caption_csv import CaptionCSVDataset
 from rs_vlm.datasets.caption_jsonl import JSONLCaptionDataset
@@ -31,6 +31,7 @@ from rs_vlm.datasets.caption_karpathy import KarpathyCaptionDataset
 from rs_vlm.datasets.caption_precomp import PrecompCaptionDataset
 from rs_vlm.datasets.webdataset_shards import INDEX_NAME, ShardSample
 from rs_vlm.errors import InputError, OutputPathError
+from rs_vlm.io.decoding import read_encoded_image
 from rs_vlm.output_paths import check_output_paths
 
 __all__ = ['main', 'open_corpus', 'write_shards']
@@ -96,6 +97,9 @@ def write_shards(
 
     Raises:
         ValueError: Bad ``samples_per_shard`` or ``prefix``.
+        InputError: A file that is not an image or over the size limit (checked from its
+            first bytes and size before it is read; counted and skipped with ``on_error
+            'skip'`` of the corpus).
         OutputPathError: ``output`` is a file, or a folder holding other files than a shard
             set (it is replaced as a whole).
     """
@@ -119,7 +123,12 @@ def write_shards(
                     suffix = path.suffix.lower().lstrip('.')
                     suffix = 'jpg' if suffix == 'jpeg' else suffix
                     image_name = f'{key}.{suffix}'
-                    data = path.read_bytes()
+                    try:
+                        data = read_encoded_image(path)
+                    except (InputError, OSError) as error:
+                        reason = error.reason if isinstance(error, InputError) else str(error)
+                        corpus.policy.handle(path, reason, cause=error)
+                        continue
                     # A USTAR header with a short name is one 512-byte block before the data.
                     index.append(
                         (shard.name, image_name, archive.offset + 512, len(data), captions)
@@ -163,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit code (0 on success, 1 on bad input).
     """
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog='rs-vlm shard', description='Write a caption corpus as WebDataset tar shards.'
     )
     parser.add_argument('corpus', type=Path, help='.csv/.tsv, .jsonl, Karpathy .json or *_caps.txt')

@@ -24,6 +24,7 @@ from rs_vlm.evaluation.zero_shot import LOGIT_SCALE, build_zero_shot_classifier
 from rs_vlm.prediction.encoding import OnError, encode_image_files, find_images
 from rs_vlm.prediction.inputs import check_class_names, dataset_classes, read_templates
 from rs_vlm.prediction.model import LoadedModel, load_for_prediction
+from rs_vlm.prompt_templates import check_templates
 
 __all__ = [
     'ClassificationResult',
@@ -172,6 +173,7 @@ def classify_images(
         prompts = dataset_templates or read_templates(None)
     else:
         prompts = list(templates)
+    prompts = check_templates(prompts)  # before any model is loaded
     files = find_images(images)
     model, preprocess, tokenizer = load_for_prediction(
         model_name, checkpoint, device, force_quick_gelu=force_quick_gelu, loaded=loaded

@@ -10,9 +10,11 @@ The file (NumPy ``.npz``, read with ``allow_pickle=False``) holds:
 Every feature row is L2-normalised, so a dot product is the cosine similarity.
 """
 
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from tokenize import TokenError
 
 import numpy as np
 import torch
@@ -208,6 +210,9 @@ def save_embeddings(embeddings: Embeddings, output: str | Path) -> Path:
 def load_embeddings(path: str | Path) -> Embeddings:
     """Read an embeddings file written by :func:`save_embeddings` / ``rs-vlm predict embed``.
 
+    Every entry is checked before it is loaded (an array header declaring more data than its
+    archive member holds is refused before anything is allocated), then its type and shape.
+
     Args:
         path: The ``.npz`` file.
 
@@ -215,21 +220,56 @@ def load_embeddings(path: str | Path) -> Embeddings:
         The embeddings.
 
     Raises:
-        InputError: Missing file, not an npz archive, or a missing entry (named by key).
+        InputError: Missing file, not an npz archive, a missing entry, or an entry of the wrong
+            type or shape, or with non-finite features (named by key).
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(path, 'no such embeddings file')
+    expected = 'expected the output of predict embed'
     try:
+        with zipfile.ZipFile(path) as archive:
+            _check_array_headers(path, archive)
         with np.load(path, allow_pickle=False) as archive:
-            data = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError) as error:
-        raise InputError(
-            path, f'not an embeddings .npz file ({error}); expected the output of predict embed'
-        ) from error
+            data = {key: archive[key] for key in _KEYS if key in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, TokenError) as error:
+        # numpy raises TokenError (tokenize) for some malformed .npy headers
+        raise InputError(path, f'not an embeddings .npz file ({error}); {expected}') from None
     for key in _KEYS:
         if key not in data:
             raise InputError(path, 'entry missing; expected an rs-vlm embeddings file', key=key)
+    width = None
+    for features_key, names_key in (
+        ('image_features', 'image_files'),
+        ('caption_features', 'captions'),
+    ):
+        features, names = data[features_key], data[names_key]
+        if names.ndim != 1 or names.dtype.kind != 'U':
+            raise InputError(
+                path, f'expected a list of strings, got {names.dtype} {names.shape}', key=names_key
+            )
+        if features.ndim != 2 or features.dtype.kind not in 'fiu' or len(features) != len(names):
+            raise InputError(
+                path,
+                f'expected a float [{len(names)}, D] array (one row per entry of {names_key!r}), '
+                f'got {features.dtype} {features.shape}',
+                key=features_key,
+            )
+        if len(names) and width is not None and features.shape[1] != width:
+            raise InputError(
+                path,
+                f'{features.shape[1]} dimensions, the image features {width}',
+                key=features_key,
+            )
+        if len(names):
+            width = features.shape[1]
+        if not np.isfinite(features).all():
+            raise InputError(path, 'features hold NaN or infinite values', key=features_key)
+    for key in ('model', 'checkpoint'):
+        if data[key].ndim != 0 or data[key].dtype.kind != 'U':
+            raise InputError(
+                path, f'expected one string, got {data[key].dtype} {data[key].shape}', key=key
+            )
     return Embeddings(
         data['image_features'].astype(np.float32),
         [str(name) for name in data['image_files']],
@@ -238,6 +278,28 @@ def load_embeddings(path: str | Path) -> Embeddings:
         str(data['model']),
         str(data['checkpoint']),
     )
+
+
+def _check_array_headers(path: Path, archive: zipfile.ZipFile) -> None:
+    """Refuse ``.npy`` members whose header declares more bytes than the member holds."""
+    for info in archive.infolist():
+        key = info.filename.removesuffix('.npy')
+        if key not in _KEYS:
+            continue
+        with archive.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+            declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if declared > info.file_size:
+                raise InputError(
+                    path,
+                    f'array header declares {shape} {dtype} ({declared:,} bytes), but the entry '
+                    f'holds {info.file_size:,} bytes',
+                    key=key,
+                )
 
 
 @dataclass

@@ -6,15 +6,16 @@ with exactly the prompts of the zero-shot benchmark.
 """
 
 import csv
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rs_vlm.csv_input import read_csv_table, sniff_delimiter
 from rs_vlm.datasets.bad_input import BadInputPolicy
 from rs_vlm.datasets.caption_readers import read_text_lines
 from rs_vlm.datasets.scene_classes import DEFAULT_TEMPLATES, normalise_folder_name
 from rs_vlm.errors import InputError
+from rs_vlm.prompt_templates import check_template
 
 __all__ = [
     'check_class_names',
@@ -167,7 +168,8 @@ def read_templates(source: str | Path | None) -> list[str]:
         The templates.
 
     Raises:
-        InputError: Missing file, no templates, or a line without exactly one ``{}`` slot.
+        InputError: Missing file, no templates, or a line without exactly one bare ``{}`` slot
+            (format specs such as ``{:>9}``, names and indexes are refused).
     """
     if source is None or str(source) == 'default':
         return list(DEFAULT_TEMPLATES)
@@ -177,20 +179,9 @@ def read_templates(source: str | Path | None) -> list[str]:
         raise InputError(path, "no templates; expected one template per line with a '{}' slot")
     for number, template in entries:
         try:
-            filled = template.format('\0')
-        except (IndexError, KeyError, ValueError) as error:
-            raise InputError(
-                path,
-                f"template {template!r} cannot be filled ({error}); expected one '{{}}' slot "
-                "and no other braces (write '{{' for a literal brace)",
-                line=number,
-            ) from error
-        if filled.count('\0') != 1:
-            raise InputError(
-                path,
-                f"template {template!r} has {filled.count(chr(0))} '{{}}' slots, expected one",
-                line=number,
-            )
+            check_template(template)
+        except ValueError as error:
+            raise InputError(path, str(error), line=number) from None
     return [template for _, template in entries]
 
 
@@ -214,11 +205,13 @@ def read_captions(path: str | Path) -> list[str]:
     path = Path(path)
     text_lines = [line or '' for line in _read_lines(path)]
     header = text_lines[0] if text_lines else ''
-    delimiter = '\t' if path.suffix.lower() == '.tsv' or '\t' in header else ','
+    delimiter = sniff_delimiter(path, header)
     fields = [field.strip() for field in next(csv.reader([header], delimiter=delimiter), [])]
     is_table = path.suffix.lower() in ('.csv', '.tsv') or _CAPTION_COLUMN in fields
     captions: list[str] = []
     if is_table:
+        table = read_csv_table(path, InputError, delimiter=delimiter, missing='no such file')
+        fields = [field.strip() for field in table.header]
         if _CAPTION_COLUMN not in fields:
             raise InputError(
                 path,
@@ -227,10 +220,7 @@ def read_captions(path: str | Path) -> list[str]:
                 key=_CAPTION_COLUMN,
             )
         column = fields.index(_CAPTION_COLUMN)
-        reader = csv.reader(io.StringIO('\n'.join(text_lines)), delimiter=delimiter)
-        next(reader)
-        for row in reader:
-            number = reader.line_num
+        for number, row in table.rows:
             if not row or all(not value.strip() for value in row):
                 continue
             if len(row) <= column or not row[column].strip():

@@ -4,8 +4,6 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from PIL import Image
 
 from rs_vlm.conversion import (
@@ -239,84 +237,7 @@ def test_csv_errors_and_skips(tmp_path):
         list(read_csv_boxes(write(tmp_path, 'e.csv', '\n')))
 
 
-# Fuzzing: any bytes or text into any reader -> a result or AnnotationError, nothing else.
-FUZZ = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-TEXT = st.one_of(
-    st.binary(max_size=300),
-    st.lists(
-        st.lists(
-            st.one_of(
-                st.sampled_from(['1', '-3', '1e9', 'nan', 'ship', '', ',', '0.5']),
-                st.text(max_size=5),
-            ),
-            max_size=11,
-        ).map(' '.join),
-        max_size=6,
-    ).map('\n'.join),
-)
-
-
-def _fuzz(tmp_path, name, content, read):
-    path = tmp_path / name
-    path.write_bytes(content if isinstance(content, bytes) else content.encode('utf-8', 'replace'))
-    try:
-        result = read(path)
-        if not hasattr(result, 'labels'):
-            list(result)
-    except AnnotationError as error:
-        assert error.path  # names the file
-
-
-@FUZZ
-@given(content=TEXT)
-def test_fuzz_line_readers(tmp_path, content):
-    _fuzz(tmp_path, 'a.txt', content, lambda p: read_dota(p, size=SIZE))
-    _fuzz(tmp_path, 'b.txt', content, lambda p: read_yolo(p, class_names=['x'], size=SIZE))
-    _fuzz(tmp_path, 'c.txt', content, lambda p: read_visdrone(p, size=SIZE))
-    _fuzz(tmp_path, 'd.csv', content, lambda p: read_csv_boxes(p, sizes={}))
-
-
-@FUZZ
-@given(
-    content=st.one_of(
-        st.binary(max_size=200),
-        st.sampled_from([VOC.format(xmax=40), json.dumps({'images': [], 'annotations': []})]).map(
-            lambda s: s
-        ),
-        st.recursive(
-            st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=4)),
-            lambda children: st.one_of(
-                st.lists(children, max_size=3),
-                st.dictionaries(
-                    st.sampled_from(
-                        [
-                            'images',
-                            'annotations',
-                            'categories',
-                            'id',
-                            'bbox',
-                            'image_id',
-                            'category_id',
-                            'name',
-                            'file_name',
-                            'width',
-                            'height',
-                        ]
-                    ),
-                    children,
-                    max_size=4,
-                ),
-            ),
-            max_leaves=12,
-        ).map(json.dumps),
-    )
-)
-def test_fuzz_structured_readers(tmp_path, content):
-    _fuzz(tmp_path, 'a.xml', content, read_voc)
-    _fuzz(tmp_path, 'a.json', content, lambda p: read_coco(p))
-    _fuzz(tmp_path, 'b.json', content, lambda p: read_coco(p, errors=[]))
+# Random bytes and structure into every reader: tests/reliability/test_hostile_inputs.py.
 
 
 def test_xml_entity_bomb_is_refused(tmp_path):

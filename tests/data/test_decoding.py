@@ -94,3 +94,41 @@ def test_uint8_output_for_8_bit_16_bit_and_bytes(tmp_path: Path, make_image) -> 
     assert np.abs(as_uint8[0].numpy().astype(np.float64) - rounded).max() <= 1  # stretch, rounded
     with pytest.raises(ValueError, match=r'float32 or torch\.uint8, got torch\.float16'):
         load_image(path, dtype=torch.float16)
+
+
+def test_one_nan_pixel_leaves_the_band_stretched(tmp_path: Path) -> None:
+    band = np.arange(100 * 120, dtype=np.float32).reshape(100, 120) / 7.0
+    band[10, 20] = np.nan  # a no-data pixel
+    band[50, 60] = np.inf
+    path = tmp_path / 'float.tif'
+    with rasterio.open(
+        path, 'w', driver='GTiff', width=120, height=100, count=1, dtype='float32'
+    ) as target:
+        target.write(band, 1)
+    image = load_image(path)
+    finite = band[np.isfinite(band)].astype(np.float64)
+    low, high = np.percentile(finite, (2, 98))
+    expected = np.clip((np.where(np.isfinite(band), band, 0) - low) / (high - low) * 255, 0, 255)
+    expected[~np.isfinite(band)] = 0  # documented: non-finite pixels become 0
+    assert torch.isfinite(image).all()
+    assert np.allclose(image[0].numpy(), expected, atol=1e-2)
+    assert image[0, 10, 20] == 0 and image[0, 50, 60] == 0
+    assert image[0, -1, -1] == 255 and image[0, 0, 0] == 0
+    band[:] = np.nan
+    with rasterio.open(
+        path, 'w', driver='GTiff', width=120, height=100, count=1, dtype='float32'
+    ) as target:
+        target.write(band, 1)
+    assert torch.equal(load_image(path), torch.zeros(3, 100, 120))
+
+
+def test_nan_pixel_in_a_sentinel2_stack_becomes_zero(tmp_path: Path) -> None:
+    scene = np.full((13, 20, 30), 0.2, np.float32)  # reflectance 0.2 -> 0.2 x 2.5 x 255
+    scene[3, 5, 7] = np.nan
+    path = tmp_path / 's2.tif'
+    profile = {'driver': 'GTiff', 'count': 13, 'dtype': 'float32'}
+    with rasterio.open(path, 'w', height=20, width=30, **profile) as target:
+        target.write(scene)
+    image = load_image(path)
+    assert torch.isfinite(image).all() and image[0, 5, 7] == 0
+    assert torch.allclose(image[0, 0, 0], torch.tensor(127.5)) and image[1, 5, 7] == 127.5

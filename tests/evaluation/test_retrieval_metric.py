@@ -174,3 +174,17 @@ def test_ties_beyond_a_small_top_k_window_match_topk(top_k):
             picked = torch.topk(s, k, dim=1).indices
             expected = p.gather(1, picked).any(dim=1).float().mean() * 100
             assert ours[f'{name}_r{k}'].item() == pytest.approx(expected.item()), (name, k)
+
+
+def test_scores_stay_float32_inside_a_bf16_autocast_region():
+    # a callback under a bf16-mixed trainer scores inside the trainer's autocast region; in
+    # bf16 the scores 0.5 and 0.501 round to the same value and the tie costs one hit
+    images = torch.tensor([[0.5, 0.0], [0.501, 0.0]])
+    texts = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])  # caption 0 -> image 1, caption 1 -> image 0
+    expected = retrieval_hit_rates(images, texts, [1, 0], top_k=(1,))
+    assert float(expected['t2i_r1']) == 100.0
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        under_autocast = retrieval_hit_rates(images, texts, [1, 0], top_k=(1,))
+    assert {k: float(v) for k, v in under_autocast.items()} == {
+        k: float(v) for k, v in expected.items()
+    }

@@ -77,3 +77,17 @@ def test_zero_shot_accuracy_uses_scaled_cosine_logits():
     assert torch.allclose(result.logits, 100 * images)
     with pytest.raises(ValueError, match="'dataset': label 3 does not fit its 3 classes"):
         zero_shot_accuracy(images, torch.tensor([0, 1, 3]), classifier)
+
+
+def test_logits_stay_float32_inside_a_bf16_autocast_region():
+    # a callback under a bf16-mixed trainer classifies inside the trainer's autocast region
+    generator = torch.Generator().manual_seed(0)
+    images = F.normalize(torch.randn(40, 64, generator=generator), dim=-1)
+    classifier = F.normalize(torch.randn(7, 64, generator=generator), dim=-1)
+    labels = torch.arange(40) % 7
+    expected = zero_shot_accuracy(images, labels, classifier, (1, 5))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        result = zero_shot_accuracy(images, labels, classifier, (1, 5))
+    assert result.logits.dtype == torch.float32
+    assert torch.equal(result.logits, 100 * images @ classifier.T)
+    assert result.accuracies == expected.accuracies

@@ -1,5 +1,5 @@
-"""A corpus with 1% corrupt images trains to the end with ``on_error='skip'``; the number of
-skipped images is logged and equals the number planted."""
+"""A corpus with 1% corrupt images and a decompression bomb trains to the end with
+``on_error='skip'``; the number of skipped images is logged and equals the number planted."""
 
 import csv
 from pathlib import Path
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from corpus_helpers import write_caption_corpus
 from lightning.pytorch.loggers import CSVLogger
+from PIL import Image
 
 from rs_vlm.datamodules import CaptionDataModule
 from rs_vlm.modules import RemoteCLIPModule
@@ -24,12 +25,22 @@ def _plant_corrupt_images(folder: Path) -> list[Path]:
     return [truncated, garbage]
 
 
+def _plant_bomb(folder: Path) -> Path:
+    """Overwrite one image with a 200-megapixel PNG of a few kilobytes (Pillow refuses it)."""
+    bomb = folder / 'images' / 'img_099.jpg'
+    Image.new('1', (20_000, 10_000)).save(bomb, format='PNG')
+    return bomb
+
+
 @pytest.mark.slow
 @pytest.mark.torchgeo
-def test_one_percent_corrupt_images_are_skipped_and_counted(tmp_path: Path, quiet_trainer) -> None:
+def test_one_percent_corrupt_images_and_a_bomb_are_skipped_and_counted(
+    tmp_path: Path, quiet_trainer
+) -> None:
     csv_path = write_caption_corpus(tmp_path / 'data', IMAGES, size=32)
     planted = _plant_corrupt_images(tmp_path / 'data')
     assert len(planted) / IMAGES == 0.01
+    planted.append(_plant_bomb(tmp_path / 'data'))
     datamodule = CaptionDataModule(
         train_csv=csv_path,
         image_size=32,

@@ -232,3 +232,36 @@ def test_resume_continues_at_the_same_step_and_lr(tmp_path: Path) -> None:
     assert resumed_steps.losses[0] == pytest.approx(straight_steps.losses[2], rel=1e-6)
     optimizer_state = trainer.optimizers[0].state_dict()['state']
     assert all(int(state['step']) == 4 for state in optimizer_state.values())
+
+
+@pytest.mark.parametrize(('accumulate', 'backwards_seen'), [(1, [1, 2]), (2, [0, 1, 2, 3])])
+def test_loss_check_waits_for_backward_unless_accumulating(
+    quiet_trainer, accumulate, backwards_seen
+) -> None:
+    """The non-finite loss check reads the loss once backward is queued (no device idle
+    between forward and backward); with gradient accumulation it checks before backward."""
+    module = RemoteCLIPModule('rs-vit-tiny', lr=1e-3, warmup_steps=1, max_steps=2)
+    backwards = 0
+    seen: list[int] = []
+
+    class CountBackward(Callback):
+        def on_after_backward(self, trainer, pl_module) -> None:
+            nonlocal backwards
+            backwards += 1
+
+    check = module.nonfinite_guard.check
+
+    def recording_check(loss, batch, **kwargs):
+        seen.append(backwards)
+        return check(loss, batch, **kwargs)
+
+    module.nonfinite_guard.check = recording_check
+    trainer = quiet_trainer(
+        max_steps=2,
+        limit_val_batches=0,
+        accumulate_grad_batches=accumulate,
+        callbacks=[CountBackward()],
+    )
+    trainer.fit(module, RandomPairsDataModule(module.tokenizer, batch_size=4, length=16))
+    assert trainer.global_step == 2
+    assert seen == backwards_seen  # one check per micro-batch

@@ -152,7 +152,11 @@ def retrieval_hit_rates(
             text_features.device
         )
         _check_inputs(image_features, text_features, caption_to_image)
-    scores = text_features @ image_features.T  # the official score matrix, all threads
+    # the official score matrix, all threads; in the features' dtype also inside a bf16/fp16
+    # autocast region (a callback under a mixed-precision trainer), where reduced-precision
+    # scores would tie close candidates and change the recall
+    with torch.autocast(text_features.device.type, enabled=False):
+        scores = text_features @ image_features.T
     with _one_thread(scores.device.type == 'cpu'):
         t2i, i2t = _both_directions(scores, caption_to_image, top_k)
         ordered = {f'i2t_r{k}': hit.float().mean() * 100 for k, hit in zip(top_k, i2t, strict=True)}
