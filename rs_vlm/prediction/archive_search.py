@@ -164,8 +164,17 @@ def load_archive_index(path: str | Path) -> ArchiveIndex:
     return ArchiveIndex(path, manifest, index, ids, paths, windows)
 
 
+def _released(model: str) -> bool:
+    from rs_vlm.models.registry import get_released_weights
+
+    return get_released_weights(model) is not None
+
+
 def _describe(model: str, checkpoint: str, digest: str) -> str:
-    weights = f'{checkpoint} (sha256 {digest[:12]})' if checkpoint else 'random weights'
+    if checkpoint:
+        weights = f'{checkpoint} (sha256 {digest[:12]})'
+    else:
+        weights = 'its released weights' if _released(model) else 'random weights'
     return f'{model} with {weights}'
 
 
@@ -202,6 +211,9 @@ def _query_model(
     if loaded is not None:
         return load_for_prediction(manifest['model'], loaded=loaded)
     stored = manifest['checkpoint']
+    if not stored and _released(manifest['model']):
+        # released weights by name (RemoteCLIP-ViT-B-32): the registry fetches the same file
+        return load_for_prediction(manifest['model'], None, device)
     if not stored:
         raise ValueError(
             f'{archive.path}: the index was built with random weights ({manifest["model"]}), '
