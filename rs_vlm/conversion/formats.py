@@ -3,8 +3,8 @@
 A format is a name (``'dota'``, ``'voc'``, ``'coco'``, ``'auair'``, ``'visdrone'``, ``'carpk'``,
 ``'levir'``, ``'stanford_drone'``, ``'yolo'``, ``'csv'``, ``'mask'``) with the suffixes of its
 annotation files and a reader turning one file into
-:class:`~.annotated_image.AnnotatedImage` records. :class:`ReaderOptions` holds everything a reader needs; it is a frozen, picklable value, so
-worker processes can read files in parallel.
+:class:`~.annotated_image.AnnotatedImage` records. :class:`ReaderOptions` holds everything a
+reader needs; it is a frozen, picklable value, so worker processes can read files in parallel.
 """
 
 from collections.abc import Iterator
