@@ -95,10 +95,8 @@ def test_prepare_finds_levir_and_captions_name_its_classes(levir: Path, tmp_path
 
 def test_cli_converts_levir(levir: Path, tmp_path: Path) -> None:
     output = tmp_path / 'levir.csv'
-    code = convert_main(
-        ['--format', 'levir', '--annotations', str(levir), '--output', str(output)]
-        + ['--no-progress']
-    )
+    arguments = ['--format', 'levir', '--annotations', str(levir), '--output', str(output)]
+    code = convert_main([*arguments, '--no-progress'])
     assert code == 0
     assert output.read_text().count('10001.jpg') == 5
 
