@@ -232,3 +232,37 @@ def test_hostile_bytes_raise_only_annotation_errors(
         list(read_stanford_drone(path, frames=tmp_path / 'hostile', stride=1))
     except AnnotationError as error:
         assert str(path) in str(error)
+
+
+def test_worker_processes_write_the_same_frames_in_order(tmp_path: Path) -> None:
+    # more videos than one read chunk (32 files), so two processes decode them
+    root = tmp_path / 'StanfordDrone'
+    for index in range(33):
+        folder = root / 'annotations' / 'quad' / f'video{index}'
+        folder.mkdir(parents=True)
+        (folder / 'annotations.txt').write_text('\n'.join(annotation_lines()) + '\n')
+        write_video(root / 'videos' / 'quad' / f'video{index}' / 'video.mov')
+    corpora = {}
+    for workers in (1, 2):
+        frames = tmp_path / f'frames{workers}'
+        summary = convert_annotations(
+            'stanford_drone',
+            root / 'annotations',
+            tmp_path / f'sdd{workers}.jsonl',
+            frames=frames,
+            frame_stride=3,
+            workers=workers,
+            progress=False,
+        )
+        assert (summary.images, summary.dropped_boxes) == (99, {'lost': 66, 'outside image': 33})
+        rows = (tmp_path / f'sdd{workers}.jsonl').read_text().splitlines()
+        corpora[workers] = [
+            Path(json.loads(row)['filepath']).relative_to(frames).as_posix() for row in rows
+        ]
+    assert corpora[1] == corpora[2]
+    assert corpora[1][:4] == [
+        'quad/video0/000000.jpg',
+        'quad/video0/000003.jpg',
+        'quad/video0/000006.jpg',
+        'quad/video1/000000.jpg',
+    ]
