@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, str] = {
     'dedup': 'rs_vlm.conversion.cli:dedup_main',
     'evaluate': 'rs_vlm.evaluation.cli:main',
     'export': 'rs_vlm.models.export:main',
+    'models': 'rs_vlm.models.cli:main',
     'prepare': 'rs_vlm.conversion.prepare:main',
     'shard': 'rs_vlm.io.webdataset_writer:main',
 }
@@ -44,6 +45,7 @@ Everyday inference:
   predict search     top-k search of an index or embeddings file by text or image
 Tools:
   {', '.join(SUBCOMMANDS)}
+  (models: the released weights --model and pretrained accept by name, and what is cached)
 
 Run 'rs-vlm <command> --help' for the options of one command.
 """

@@ -4,6 +4,10 @@ Configs name classes by full ``class_path`` (any LightningModule / LightningData
 :class:`rs_vlm.modules.RemoteCLIPModule` and ``rs_vlm.datamodules.CaptionDataModule``). The
 parser runs in omegaconf mode, so ``${...}`` interpolation works inside a config file, and the
 saved ``config.yaml`` is overwritten on a second run into the same log folder.
+
+Checkpointing is the ``checkpoint`` section (a Lightning ``ModelCheckpoint``), so every setting
+is reachable from the command line: ``--checkpoint.every_n_train_steps 1000
+--checkpoint.save_top_k -1 --checkpoint.dirpath ckpts``.
 """
 
 import importlib
@@ -16,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from jsonargparse import set_parsing_settings
-from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.trainer.states import TrainerFn
@@ -54,8 +59,9 @@ class RSVLMLightningCLI(LightningCLI):
     Reliability defaults: checkpoints are written atomically and loaded without unpickling code
     (:class:`~rs_vlm.reliability.AtomicCheckpointIO`, unless the config names another
     ``CheckpointIO`` plugin), skipped bad inputs are counted and logged
-    (:class:`~rs_vlm.reliability.SkippedInputCounter`), and an unknown config key is reported
-    with the closest valid one.
+    (:class:`~rs_vlm.reliability.SkippedInputCounter`), and an unknown config key or option is
+    reported with the closest valid one. The ``checkpoint`` section configures the trainer's
+    ``ModelCheckpoint`` (dropped when ``trainer.enable_checkpointing`` is false).
 
     Args:
         args: Arguments (``sys.argv[1:]`` when None), a list or a dict.
@@ -74,7 +80,7 @@ class RSVLMLightningCLI(LightningCLI):
         # ${data.init_args.data_root} in the file, and --print_config shows resolved values.
         # Configs write absolute paths (${model.init_args.model_name}); jsonargparse turns them
         # into the relative ones 'omegaconf+' needs below the subcommand's node.
-        kwargs.setdefault('parser_kwargs', {'parser_mode': 'omegaconf+'})
+        kwargs.setdefault('parser_kwargs', {'parser_mode': 'omegaconf+', 'prog': 'rs-vlm'})
         set_parsing_settings(omegaconf_absolute_to_relative_paths=True)
         register_open_clip_resolver()
         kwargs.setdefault('parser_class', SuggestingArgumentParser)
@@ -83,6 +89,36 @@ class RSVLMLightningCLI(LightningCLI):
         )
         self._cli_args: ArgsType = args
         super().__init__(args=args, run=run, **kwargs)
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        """Add the ``checkpoint`` section (``ModelCheckpoint`` settings, ``--checkpoint.*``).
+
+        Args:
+            parser: The subcommand's parser.
+        """
+        parser.add_lightning_class_args(ModelCheckpoint, 'checkpoint')
+
+    def _checkpoint_section_set(self) -> bool:
+        parser = self._parser(self.subcommand)
+        given = self._get(self.config, 'checkpoint', default=None)
+        return given is not None and given != parser.get_defaults().get('checkpoint')
+
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
+        ours = [callback for callback in callbacks if isinstance(callback, ModelCheckpoint)]
+        listed = config.get('callbacks') or []
+        listed = listed if isinstance(listed, list) else [listed]
+        drop = config.get('enable_checkpointing') is False
+        if ours and any(isinstance(callback, ModelCheckpoint) for callback in listed):
+            if self._checkpoint_section_set():
+                raise ValueError(
+                    'ModelCheckpoint is configured twice: in trainer.callbacks and in the '
+                    'checkpoint section; keep the checkpoint section (settable from the command '
+                    'line as --checkpoint.every_n_train_steps N ...)'
+                )
+            drop = True
+        if drop:
+            callbacks = [callback for callback in callbacks if callback not in ours]
+        return super()._instantiate_trainer(config, callbacks)
 
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
         """Parse the arguments, keeping them to layer checkpoint hyper-parameters under them.
@@ -180,6 +216,11 @@ class RSVLMLightningCLI(LightningCLI):
         except InputError:
             raise
         except ValueError as error:
+            # jsonargparse wraps what a class raises in its own ValueError; a bad input file
+            # (weights that are not cached offline, an unreadable checkpoint) stays one line
+            cause = _find_cause(error, InputError)
+            if cause is not None:
+                raise cause from None
             self.parser.error(f'the config gives a value the classes refuse: {error}')
 
     def _layer_under_config(self, subcommand: str, class_path: str, values: dict) -> Any:
@@ -301,7 +342,11 @@ def run_lightning_cli(argv: Sequence[str]) -> int:
 
     command = argv[0] if argv else 'fit'
     try:
-        RSVLMLightningCLI(args=list(argv), run=True)
+        with warnings.catch_warnings():
+            # The arguments always come from our own command line; Lightning warns about
+            # passing them as `args` while sys.argv is set, which is the point of this wrapper.
+            warnings.filterwarnings('ignore', message=r"LightningCLI's args parameter")
+            RSVLMLightningCLI(args=list(argv), run=True)
     except SIGTERMException:
         # Pre-emption: PreemptionCheckpoint saved the state; a non-zero code stops
         # `rs-vlm fit && rs-vlm export` from exporting a partial model.
@@ -327,3 +372,14 @@ def run_lightning_cli(argv: Sequence[str]) -> int:
         print(f'rs-vlm {command}: error: {error}', file=sys.stderr)
         return 1
     return 0
+
+
+def _find_cause(error: BaseException, kind: type[BaseException]) -> BaseException | None:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from rs_vlm.console import CommandParser
 from rs_vlm.errors import AnnotationError, OutputPathError
 from rs_vlm.output_paths import check_output_paths
 
@@ -30,7 +31,7 @@ __all__ = ['build_parser', 'dedup_main', 'main']
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rs-vlm convert``."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog='rs-vlm convert',
         description='Turn detection boxes or segmentation masks into a five-caption corpus '
         '(RemoteCLIP Box-to-Caption / Mask-to-Box).',

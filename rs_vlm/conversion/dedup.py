@@ -12,7 +12,6 @@ binary search, and only those candidates get a full Hamming distance. The result
 brute-force all-pairs comparison (:func:`brute_force_near_duplicates`), at a fraction of the cost.
 """
 
-import argparse
 import csv
 import sys
 from collections.abc import Iterable, Sequence
@@ -25,6 +24,7 @@ from scipy import fft
 from tqdm import tqdm
 
 from rs_vlm.atomic import atomic_write
+from rs_vlm.console import CommandParser
 from rs_vlm.errors import AnnotationError, CorpusError, InputError, OutputPathError
 from rs_vlm.output_paths import check_output_paths
 from rs_vlm.pixel_budget import check_pixel_budget, max_image_pixels, open_pillow_image
@@ -252,7 +252,7 @@ def dedup_cli(argv: Sequence[str] | None = None) -> int:
     Returns:
         0 on success, 1 on bad input.
     """
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog='rs-vlm dedup',
         description='List training images whose pHash is within Hamming distance < threshold '
         'of any test image (RemoteCLIP de-duplication).',

@@ -32,6 +32,7 @@ import numpy as np
 from tqdm import tqdm
 
 from rs_vlm.atomic import atomic_write
+from rs_vlm.console import CommandParser
 from rs_vlm.errors import AnnotationError, CorpusError, InputError
 
 from .convert import convert_annotations
@@ -558,7 +559,7 @@ def prepare_corpora(
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rs-vlm prepare``."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog='rs-vlm prepare',
         description="Build RemoteCLIP's training mixture (RET-3 + DET-10 + SEG-4) from the "
         'downloads under a data root: one corpus per source, mixture.json, summary.md.',

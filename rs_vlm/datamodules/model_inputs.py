@@ -20,7 +20,9 @@ _FALLBACK = {'image_size': 224, 'context_length': 77}
 def _config(model_name: str) -> dict[str, Any] | None:
     if model_name not in open_clip.list_models():
         importlib.import_module('rs_vlm.models')  # registers the package's rs-* configs
-    return open_clip.get_model_config(model_name)
+    from rs_vlm.models.registry import architecture_of  # released weights -> architecture
+
+    return open_clip.get_model_config(architecture_of(model_name))
 
 
 def model_input_size(model_name: str) -> tuple[int, int]:

@@ -13,7 +13,7 @@ Two views of the same corpus:
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -21,8 +21,12 @@ from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 
 from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
+from rs_vlm.datasets.plotting import plot_image_with_text, prediction_line
 from rs_vlm.io.decoding import load_image
 from rs_vlm.io.random_crop import CropSampler, RandomResizedCropBox
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ['CaptionCorpus', 'CaptionMode', 'Tokenizer']
 
@@ -190,6 +194,31 @@ class CaptionCorpus(NonGeoDataset):
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample
+
+    def plot(
+        self, sample: dict[str, Any], show_titles: bool = True, suptitle: str | None = None
+    ) -> 'Figure':
+        """Plot a sample with its caption, or with all captions of its image (retrieval mode).
+
+        Args:
+            sample: A sample from :meth:`__getitem__` (``caption``, or ``index`` in
+                retrieval mode); ``prediction`` is shown when present.
+            show_titles: Show the caption(s) above the image.
+            suptitle: Figure title.
+
+        Returns:
+            The matplotlib figure.
+        """
+        if 'caption' in sample:
+            lines = [str(sample['caption'])]
+        elif 'index' in sample:
+            lines = [
+                f'{i}. {c}' for i, c in enumerate(self.image_captions[int(sample['index'])], 1)
+            ]
+        else:
+            lines = []
+        lines += prediction_line(sample)
+        return plot_image_with_text(sample, lines, show_titles, suptitle)
 
     @property
     def num_skipped(self) -> int:

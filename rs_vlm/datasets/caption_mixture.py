@@ -1,12 +1,15 @@
 """Several caption corpora as one dataset, addressed by global index (and epoch)."""
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.data import Dataset
 
 from rs_vlm.datasets.caption_corpus import CaptionCorpus
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ['CaptionMixture']
 
@@ -57,3 +60,18 @@ class CaptionMixture(Dataset[dict[str, Any] | None]):
         source, local = self.locate(int(index))
         corpus = self.sources[source]
         return corpus[(local, int(epoch))] if epoch is not None else corpus[local]
+
+    def plot(
+        self, sample: dict[str, Any], show_titles: bool = True, suptitle: str | None = None
+    ) -> 'Figure':
+        """Plot a sample with its caption, as the sources' ``plot`` does.
+
+        Args:
+            sample: A sample from :meth:`__getitem__`.
+            show_titles: Show the caption above the image.
+            suptitle: Figure title.
+
+        Returns:
+            The matplotlib figure.
+        """
+        return self.sources[0].plot(sample, show_titles, suptitle)

@@ -14,7 +14,7 @@ must hold that number as a word (``three``) or in digits (``3``).
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -22,8 +22,12 @@ from torchgeo.datasets import NonGeoDataset
 
 from rs_vlm.csv_input import read_csv_table
 from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
+from rs_vlm.datasets.plotting import plot_image_with_text, prediction_line
 from rs_vlm.errors import CorpusError
 from rs_vlm.io.decoding import load_image
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ['COLUMNS', 'NUMBER_WORDS', 'RemoteCount', 'caption_mentions_count']
 
@@ -162,6 +166,25 @@ class RemoteCount(NonGeoDataset):
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample
+
+    def plot(
+        self, sample: dict[str, Any], show_titles: bool = True, suptitle: str | None = None
+    ) -> 'Figure':
+        """Plot a sample with its caption and object count (and ``prediction`` when present).
+
+        Args:
+            sample: A sample from :meth:`__getitem__`.
+            show_titles: Show the caption and count above the image.
+            suptitle: Figure title.
+
+        Returns:
+            The matplotlib figure.
+        """
+        lines = [str(sample['caption'])] if 'caption' in sample else []
+        if 'label' in sample:
+            lines.append(f'count: {int(sample["label"])} {sample.get("class_name", "")}'.rstrip())
+        lines += prediction_line(sample)
+        return plot_image_with_text(sample, lines, show_titles, suptitle)
 
     def _load(self, index: int) -> Tensor | None:
         path = self.files[index]

@@ -16,13 +16,14 @@ import difflib
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor
 from torchgeo.datasets import DatasetNotFoundError, NonGeoDataset
 
 from rs_vlm.datasets.bad_input import BadInputPolicy, OnError
+from rs_vlm.datasets.plotting import plot_image_with_text, prediction_line
 from rs_vlm.datasets.scene_classes import (
     CLASSES,
     FOLDER_ALIASES,
@@ -33,6 +34,9 @@ from rs_vlm.errors import InputError
 from rs_vlm.image_files import IMAGE_SUFFIXES
 from rs_vlm.io.decoding import load_image
 from rs_vlm.io.download import MissingDatasetError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     'SceneDataset',
@@ -265,6 +269,23 @@ class SceneDataset(NonGeoDataset):
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample
+
+    def plot(
+        self, sample: dict[str, Any], show_titles: bool = True, suptitle: str | None = None
+    ) -> 'Figure':
+        """Plot a sample with its class name (and ``prediction`` when present).
+
+        Args:
+            sample: A sample from :meth:`__getitem__`.
+            show_titles: Show the label above the image.
+            suptitle: Figure title.
+
+        Returns:
+            The matplotlib figure.
+        """
+        lines = [f'label: {self.classes[int(sample["label"])]}'] if 'label' in sample else []
+        lines += prediction_line(sample, self.classes)
+        return plot_image_with_text(sample, lines, show_titles, suptitle)
 
     @property
     def num_skipped(self) -> int:

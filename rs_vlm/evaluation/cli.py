@@ -1,10 +1,11 @@
 """``rs-vlm evaluate``: the offline evaluation suite from the command line."""
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from rs_vlm.console import CommandParser, add_verbose_option, configure_logging
 from rs_vlm.errors import OutputPathError
 from rs_vlm.evaluation.report import SUITES
 from rs_vlm.output_paths import check_output_paths
@@ -18,7 +19,7 @@ def _int_list(text: str) -> list[int]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rs-vlm evaluate``."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog='rs-vlm evaluate',
         description='Evaluate a CLIP checkpoint on the RemoteCLIP benchmarks present under a '
         'data root; write report.md, report.json, plots/*.png and TensorBoard logs.',
@@ -26,9 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         '--model',
         required=True,
-        help='open_clip model name, e.g. RN50-quickgelu for RemoteCLIP weights',
+        help='released weights (RemoteCLIP-ViT-B-32, see rs-vlm models; fetched through the '
+        'Hugging Face cache) or an open_clip model name (ViT-B-32-quickgelu)',
     )
-    parser.add_argument('--checkpoint', help='weights file (random weights when omitted)')
+    parser.add_argument(
+        '--checkpoint',
+        help='weights file or open_clip folder (default: the released weights of --model; '
+        'random weights for a plain open_clip name)',
+    )
     parser.add_argument('--data-root', default='data', help='folder of the dataset folders')
     parser.add_argument(
         '--suite',
@@ -60,7 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
         'lists the missing classes, which are not scored (default: raise)',
     )
     parser.add_argument('--no-tensorboard', action='store_true')
+    add_verbose_option(parser)
     return parser
+
+
+def _data_root_problem(data_root: Path) -> str | None:
+    if not data_root.is_dir():
+        what = 'is not a folder' if data_root.exists() else 'does not exist'
+        return f'--data-root {data_root} {what}'
+    if not any(child.is_dir() for child in data_root.iterdir()):
+        return f'--data-root {data_root} holds no dataset folder'
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,7 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         0 when everything requested ran (skips of absent datasets included), 1 when a dataset
-        or the model failed (see the report's Errors section), 2 on bad arguments.
+        or the model failed (see the report's Errors section) or no requested benchmark was
+        found under the data root, 2 on bad arguments or a data root that does not exist.
     """
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -79,7 +96,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [suite for suite in suites if suite not in SUITES]
     if unknown or not suites:
         parser.error(f'--suite: unknown {unknown}; choose from {",".join(SUITES)}')
-    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    problem = _data_root_problem(Path(args.data_root))
+    if problem is not None:
+        print(
+            f'rs-vlm evaluate: {problem}; expected a folder holding benchmark folders such as '
+            'rsitmd/, rsicd/, ucm/, aid/, eurosat/ (see docs/evaluation.md)',
+            file=sys.stderr,
+        )
+        return 2
+    configure_logging(args.verbose)
     try:
         check_output_paths(
             {'--output': args.output},
@@ -119,4 +144,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f'error: {error["suite"]} / {error["dataset"]}: {error["message"]}', file=sys.stderr)
     for skip in results['skipped']:
         print(f'skipped: {skip["suite"]} / {skip["dataset"]}: {skip["reason"]}', file=sys.stderr)
+    if not results['errors'] and not any(results.get(suite) for suite in suites):
+        print(
+            f'rs-vlm evaluate: no benchmark of the suites {",".join(suites)} found under '
+            f'--data-root {args.data_root} (every dataset was skipped; see the lines above)',
+            file=sys.stderr,
+        )
+        return 1
     return 1 if results['errors'] else 0

@@ -13,7 +13,6 @@ Example::
     rs-vlm shard data/rsicd/train.csv --output data/rsicd-shards --samples-per-shard 1000
 """
 
-import argparse
 import io
 import json
 import logging
@@ -24,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rs_vlm.atomic import atomic_folder
+from rs_vlm.console import CommandParser
 from rs_vlm.datasets.caption_corpus import CaptionCorpus
 from rs_vlm.datasets.caption_csv import CaptionCSVDataset
 from rs_vlm.datasets.caption_jsonl import JSONLCaptionDataset
@@ -172,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit code (0 on success, 1 on bad input).
     """
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog='rs-vlm shard', description='Write a caption corpus as WebDataset tar shards.'
     )
     parser.add_argument('corpus', type=Path, help='.csv/.tsv, .jsonl, Karpathy .json or *_caps.txt')

@@ -1,4 +1,4 @@
-"""open_clip model factory, checkpoint I/O, export and FSDP set-up.
+"""open_clip model factory, released-weights registry, checkpoint I/O, export and FSDP set-up.
 
 The FSDP strategy (:mod:`rs_vlm.models.fsdp`) imports Lightning, so it is loaded on first use:
 inference and evaluation (``load_model``) never import Lightning.
@@ -30,16 +30,22 @@ from rs_vlm.models.factory import (
     load_model,
     register_model_config,
 )
+from rs_vlm.models.hub import WeightsUnavailableError
+from rs_vlm.models.registry import RELEASED_WEIGHTS, ReleasedWeights, get_released_weights
 
 __all__ = [
     'CLIP_BLOCK_TYPES',
     'MODEL_CONFIG_DIR',
+    'RELEASED_WEIGHTS',
     'CLIPFSDPStrategy',
     'CheckpointLayout',
+    'ReleasedWeights',
+    'WeightsUnavailableError',
     'check_finite_weights',
     'convert_state_dict',
     'create_clip',
     'evaluation_transform',
+    'get_released_weights',
     'get_tokenizer',
     'guess_architecture',
     'load_model',

@@ -1,6 +1,11 @@
 """Read CLIP weights from every checkpoint layout we support and load them into a model.
 
-Layouts (all read with ``torch.load(..., weights_only=True)``):
+Files are read with ``torch.load(..., weights_only=True)`` or, for ``.safetensors`` files
+(recognised by their header, whatever the suffix), with ``safetensors``; an open_clip folder
+(``open_clip_config.json`` beside ``open_clip_model.safetensors`` or
+``open_clip_pytorch_model.bin``, as ``rs-vlm export`` writes) is read through its weights file.
+
+Layouts:
 
 - ``open_clip``: a plain open_clip ``CLIP`` state_dict (``visual.*``, ``token_embedding.weight``,
   ``logit_scale``...), the format of the official RemoteCLIP release files.
@@ -12,9 +17,11 @@ Layouts (all read with ``torch.load(..., weights_only=True)``):
 - ``lightning``: our own Lightning ``.ckpt`` (``state_dict`` with ``model.*`` keys).
 """
 
+import json
 import math
 import pickle
 import re
+import struct
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +34,7 @@ from torch import Tensor, nn
 from rs_vlm.errors import CheckpointError
 
 __all__ = [
+    'OPEN_CLIP_FOLDER_WEIGHTS',
     'CheckpointLayout',
     'check_finite_weights',
     'convert_state_dict',
@@ -48,6 +56,44 @@ _ITRA_PREFIXES = {
 }
 _OPEN_CLIP_MARKERS = ('visual.', 'token_embedding.', 'text.', 'logit_scale')
 
+#: Weight files of an open_clip folder, in open_clip's order of preference.
+OPEN_CLIP_FOLDER_WEIGHTS = (
+    'open_clip_model.safetensors',
+    'open_clip_pytorch_model.safetensors',
+    'open_clip_pytorch_model.bin',
+    'open_clip_pytorch_model.pth',
+)
+
+
+def _is_safetensors(path: Path) -> bool:
+    """True when the file starts as safetensors does: an 8-byte header size, then JSON."""
+    with open(path, 'rb') as handle:
+        head = handle.read(9)
+    if len(head) < 9 or head[8:9] != b'{':
+        return False
+    (size,) = struct.unpack('<Q', head[:8])
+    return 0 < size <= path.stat().st_size - 8
+
+
+def _read_safetensors(path: Path) -> dict[str, Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    # load_file memory-maps the file; errors in the header or offsets surface as SafetensorError
+
+    try:
+        return load_file(path, device='cpu')
+    except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as error:
+        raise CheckpointError(
+            path, f'not a readable safetensors file ({type(error).__name__}: {error})'
+        ) from error
+
+
+def _folder_weights(path: Path) -> Path | None:
+    if not (path / 'open_clip_config.json').is_file():
+        return None
+    return next((path / name for name in OPEN_CLIP_FOLDER_WEIGHTS if (path / name).is_file()), None)
+
 
 def read_checkpoint(path: str | Path) -> object:
     """``torch.load`` a file safely (``weights_only=True``) with errors that name the file.
@@ -63,15 +109,20 @@ def read_checkpoint(path: str | Path) -> object:
             objects other than tensors and plain containers.
     """
     path = Path(path)
+    if path.is_dir() and (weights := _folder_weights(path)) is not None:
+        path = weights
     if path.is_dir():
         raise CheckpointError(
             path,
-            'is a folder (a sharded FSDP checkpoint?); expected one file. Consolidate it with '
+            'is a folder without open_clip_config.json and weights (a sharded FSDP checkpoint?); '
+            'expected one file or an open_clip folder. Consolidate a sharded one with '
             '`python -m lightning.pytorch.utilities.consolidate_checkpoint <folder>` or train with '
             "FSDP state_dict_type='full'",
         )
     if not path.is_file():
         raise CheckpointError(path, 'no such checkpoint file')
+    if path.suffix.lower() == '.safetensors' or _is_safetensors(path):
+        return _read_safetensors(path)
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as error:

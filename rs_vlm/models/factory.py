@@ -5,11 +5,13 @@ refuses 0-d parameters; :mod:`rs_vlm.models.checkpoint` reshapes 0-d checkpoints
 :mod:`rs_vlm.models.export` writes the 0-d shape a default ``open_clip.create_model`` expects.
 """
 
+import contextlib
 import json
+import logging
 import os
 import tempfile
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from torch import nn
 
 from rs_vlm.errors import CheckpointError
 from rs_vlm.models.checkpoint import load_weights
+from rs_vlm.models.registry import architecture_of, get_released_weights
 
 __all__ = [
     'MODEL_CONFIG_DIR',
@@ -31,6 +34,7 @@ __all__ = [
     'load_model',
     'preprocess_config',
     'quickgelu_twin',
+    'quiet_random_init',
     'register_model_config',
     'warn_if_gelu_for_quickgelu_weights',
 ]
@@ -39,6 +43,12 @@ __all__ = [
 MODEL_CONFIG_DIR = Path(__file__).with_name('model_configs')
 
 _registered_dir: Path | None = None
+
+logger = logging.getLogger(__name__)
+
+# open_clip logs this on the root logger whenever create_model gets no pretrained tag, even when
+# the caller loads weights right after; create_clip says what it did itself.
+_RANDOM_INIT_MESSAGE = 'No pretrained weights loaded for model'
 
 
 def _user_config_dir() -> Path:
@@ -86,14 +96,85 @@ def register_model_config(model_name: str, config: Mapping[str, Any] | str | Pat
     open_clip.add_model_config(target)
 
 
-def _check_name(model_name: str) -> None:
-    if open_clip.get_model_config(model_name) is None:
+def _check_name(model_name: str) -> str:
+    """The open_clip architecture for ``model_name`` (a released-weights or open_clip name)."""
+    architecture = architecture_of(model_name)
+    if open_clip.get_model_config(architecture) is None:
         raise ValueError(
             f'unknown model name {model_name!r}: expected an open_clip model name '
             '(RN50-quickgelu, ViT-B-32-quickgelu, ViT-L-14-quickgelu for OpenAI-initialised '
             'weights such as RemoteCLIP, their plain GELU variants, rs-vit-tiny, rs-rn-tiny; '
-            'all in open_clip.list_models()) or a model_config dict/JSON file'
+            'all in open_clip.list_models()), released weights by name (rs-vlm models) or a '
+            'model_config dict/JSON file'
         )
+    return architecture
+
+
+class _DropRandomInitMessage(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(_RANDOM_INIT_MESSAGE)
+
+
+@contextlib.contextmanager
+def quiet_random_init() -> Iterator[None]:
+    """Drop open_clip's "No pretrained weights loaded ... initialized randomly" log line.
+
+    For code that builds a model and loads weights into it right after.
+    """
+    log_filter = _DropRandomInitMessage()
+    root = logging.getLogger()
+    root.addFilter(log_filter)
+    try:
+        yield
+    finally:
+        root.removeFilter(log_filter)
+
+
+def _warn_activation(architecture: str, force_quick_gelu: bool, trained: bool, source: str) -> None:
+    built = force_quick_gelu or bool(open_clip.get_model_config(architecture).get('quick_gelu'))
+    if built != trained:
+        want = 'QuickGELU' if trained else 'GELU'
+        warnings.warn(
+            f'{source} was trained with {want} but model {architecture!r} uses '
+            f'{"QuickGELU" if built else "GELU"}: its features will be off; '
+            + (
+                f'use {architecture.removesuffix("-quickgelu")}-quickgelu or force_quick_gelu'
+                if trained
+                else f'use {architecture.removesuffix("-quickgelu")} without force_quick_gelu'
+            ),
+            stacklevel=3,
+        )
+
+
+def _tag_weights(architecture: str, tag: str) -> tuple[Path | None, dict[str, Any]]:
+    """The local file of an open_clip pretrained tag from the Hub cache (None: URL-only tag)."""
+    from rs_vlm.models.hub import cached_file, hub_file, hub_unreachable_reason
+
+    config = open_clip.get_pretrained_cfg(architecture, tag)
+    hub = config.get('hf_hub')
+    if not hub:
+        return None, config
+    repo_id, filename = os.path.split(hub)
+    if not filename or filename == 'open_clip_pytorch_model.bin':
+        names = ['open_clip_model.safetensors', 'open_clip_pytorch_model.bin']
+    elif filename.endswith(('.bin', '.pth')):
+        names = [filename[:-4] + '.safetensors', filename]
+    else:
+        names = [filename]
+    for name in names:
+        if (found := cached_file(repo_id, name)) is not None:
+            return found, config
+    label = f'{architecture} pretrained={tag!r}'
+    if hub_unreachable_reason() is not None:
+        hub_file(repo_id, names[-1], label=label)  # raises the one-line "not cached" error
+    error: Exception | None = None
+    for name in names:
+        try:
+            return hub_file(repo_id, name, label=label), config
+        except CheckpointError as failed:
+            error = failed
+    assert error is not None
+    raise error
 
 
 def create_clip(
@@ -108,12 +189,15 @@ def create_clip(
 
     Args:
         model_name: An open_clip model name (``ViT-B-32-quickgelu`` for RemoteCLIP and other
-            OpenAI-initialised weights, ``rs-vit-tiny``...) or, with ``model_config``, the name
-            to register that config under. A plain ``RN50``/``ViT-B-32``/``ViT-L-14`` given a
-            release-style weights file warns (see :func:`warn_if_gelu_for_quickgelu_weights`).
+            OpenAI-initialised weights, ``rs-vit-tiny``...), a released-weights name
+            (``RemoteCLIP-ViT-B-32``: its architecture is built; see ``rs-vlm models``) or,
+            with ``model_config``, the name to register that config under. A plain
+            ``RN50``/``ViT-B-32``/``ViT-L-14`` given a release-style weights file warns (see
+            :func:`warn_if_gelu_for_quickgelu_weights`).
         model_config: A config dict or JSON path (see :func:`register_model_config`).
         pretrained: A local weights file in any format :func:`rs_vlm.models.load_weights`
-            reads, or an open_clip pretrained tag (which open_clip may download).
+            reads, a released-weights name (fetched through the Hugging Face Hub cache) or an
+            open_clip pretrained tag (fetched the same way when the tag lives on the Hub).
         force_quick_gelu: Use QuickGELU whatever the config says (RemoteCLIP and OpenAI
             weights were trained with it; the ``-quickgelu`` names do the same).
         device: Where to put the model.
@@ -123,31 +207,64 @@ def create_clip(
 
     Raises:
         ValueError: If the model name is unknown.
-        CheckpointError: If ``pretrained`` is a file that does not fit the model.
+        CheckpointError: If ``pretrained`` is a file that does not fit the model, or names
+            weights that are neither cached nor downloadable now (one line saying what to
+            download and where).
     """
     if model_config is not None:
         register_model_config(model_name, model_config)
-    _check_name(model_name)
+    architecture = _check_name(model_name)
     tag = None
-    if pretrained is not None and not os.path.exists(pretrained):
-        if open_clip.get_pretrained_cfg(model_name, str(pretrained)):
-            tag = str(pretrained)
+    weights: Path | None = None
+    tag_config: dict[str, Any] = {}
+    released = get_released_weights(pretrained) if pretrained is not None else None
+    if released is not None and not os.path.exists(str(pretrained)):
+        from rs_vlm.models.hub import fetch_released_weights
+
+        released_arch = open_clip.get_model_config(released.architecture) or {}
+        _warn_activation(
+            architecture, force_quick_gelu, bool(released_arch.get('quick_gelu')), released.name
+        )
+        weights = fetch_released_weights(released)
+    elif pretrained is not None and not os.path.exists(pretrained):
+        if open_clip.get_pretrained_cfg(architecture, str(pretrained)):
+            weights, tag_config = _tag_weights(architecture, str(pretrained))
+            _warn_activation(
+                architecture,
+                force_quick_gelu,
+                bool(tag_config.get('quick_gelu')),
+                f'pretrained tag {pretrained!r}',
+            )
+            if weights is None:
+                tag = str(pretrained)
         else:
             raise CheckpointError(
                 pretrained,
-                f'no such file, and not an open_clip pretrained tag for {model_name!r} '
-                f'(tags: {open_clip.list_pretrained_tags_by_model(model_name)})',
+                f'no such file, not released weights (rs-vlm models) and not an open_clip '
+                f'pretrained tag for {model_name!r} '
+                f'(tags: {open_clip.list_pretrained_tags_by_model(architecture)})',
             )
-    model = open_clip.create_model(
-        model_name,
-        pretrained=tag,
-        force_quick_gelu=force_quick_gelu,
-        nonscalar_logit_scale=True,
-    )
-    if pretrained is not None and tag is None:
-        layout = load_weights(model, pretrained)
-        if layout in RELEASE_LAYOUTS and not force_quick_gelu:
-            warn_if_gelu_for_quickgelu_weights(model_name, pretrained)
+    elif pretrained is not None:
+        weights = Path(pretrained)
+    with quiet_random_init():
+        model = open_clip.create_model(
+            architecture,
+            pretrained=tag,
+            force_quick_gelu=force_quick_gelu,
+            nonscalar_logit_scale=True,
+        )
+    if weights is not None:
+        layout = load_weights(model, weights)
+        if tag_config:
+            preprocess = dict(open_clip.get_model_preprocess_cfg(model))
+            for key in ('mean', 'std', 'interpolation', 'resize_mode'):
+                if key in tag_config:
+                    preprocess[key] = tag_config[key]
+            model.visual.preprocess_cfg = preprocess
+        elif released is None and layout in RELEASE_LAYOUTS and not force_quick_gelu:
+            warn_if_gelu_for_quickgelu_weights(architecture, weights)
+    elif tag is None:
+        logger.info('%s: random initial weights (no pretrained weights given)', model_name)
     return model.to(device)
 
 
@@ -205,8 +322,7 @@ def get_tokenizer(model_name: str, context_length: int | None = None) -> Callabl
     Returns:
         The tokenizer.
     """
-    _check_name(model_name)
-    return open_clip.get_tokenizer(model_name, context_length=context_length)
+    return open_clip.get_tokenizer(_check_name(model_name), context_length=context_length)
 
 
 def evaluation_transform(model: nn.Module) -> Callable[[Any], torch.Tensor]:
@@ -257,9 +373,11 @@ def load_model(
     prefix) and our Lightning ``.ckpt``. All are read with ``weights_only=True``.
 
     Args:
-        model_name: An open_clip model name. For RemoteCLIP weights use the ``-quickgelu``
+        model_name: Released weights (``RemoteCLIP-ViT-B-32``, see ``rs-vlm models``: fetched
+            through the Hugging Face Hub cache when ``checkpoint`` is None) or an open_clip
+            model name. For RemoteCLIP weights in your own file use the ``-quickgelu``
             names (``RN50-quickgelu``, ``ViT-B-32-quickgelu``, ``ViT-L-14-quickgelu``).
-        checkpoint: The weights file; random weights when None.
+        checkpoint: The weights file; for an open_clip model name, random weights when None.
         device: Where to put the model.
         force_quick_gelu: Use QuickGELU whatever the config says.
 
@@ -267,6 +385,8 @@ def load_model(
         ``(model, preprocess, tokenizer)``: the model in eval mode, open_clip's evaluation
         transform (PIL image -> normalised tensor) and the tokenizer.
     """
+    if checkpoint is None and get_released_weights(model_name) is not None:
+        checkpoint = model_name
     model = create_clip(
         model_name, pretrained=checkpoint, force_quick_gelu=force_quick_gelu, device=device
     )

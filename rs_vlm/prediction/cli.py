@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rs_vlm.console import CommandParser, add_verbose_option, configure_logging
 from rs_vlm.errors import InputError
 from rs_vlm.output_paths import check_output_paths
 
@@ -29,9 +30,14 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--model',
         required=True,
-        help='open_clip model name, e.g. ViT-B-32-quickgelu for RemoteCLIP weights',
+        help='released weights (RemoteCLIP-ViT-B-32, see rs-vlm models; fetched through the '
+        'Hugging Face cache) or an open_clip model name (ViT-B-32-quickgelu)',
     )
-    parser.add_argument('--checkpoint', help='weights file (random weights when omitted)')
+    parser.add_argument(
+        '--checkpoint',
+        help='weights file or open_clip folder (default: the released weights of --model; '
+        'random weights for a plain open_clip name)',
+    )
     parser.add_argument('--force-quick-gelu', action='store_true', help='build with QuickGELU')
     parser.add_argument('--device', default='auto', help="'auto' (CUDA if available), 'cpu'...")
     parser.add_argument('--batch-size', type=int, default=32, help='images per forward')
@@ -42,11 +48,12 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         help='image-decoding processes (default: up to 4)',
     )
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    add_verbose_option(parser)
 
 
 def build_classify_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rs-vlm predict classify``."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog='rs-vlm predict classify',
         description='Zero-shot classify the images under a folder (recursive; png/jpg/tif/bmp) '
         'against class names with template-ensembled prompts; write the top-k classes and '
@@ -77,7 +84,7 @@ def build_classify_parser() -> argparse.ArgumentParser:
 
 def build_embed_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rs-vlm predict embed``."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog='rs-vlm predict embed',
         description='Embed images (folder, recursive) and/or captions into an .npz file of '
         'L2-normalised float32 features with the file names / captions, for search.',
@@ -112,6 +119,7 @@ def classify_main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_classify_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    configure_logging(args.verbose)
     if Path(args.output).suffix.lower() not in ('.csv', '.json'):
         parser.error(f'--output {args.output}: expected a .csv or .json file name')
     if args.top_k < 1 or args.batch_size < 1:
@@ -170,6 +178,7 @@ def embed_main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_embed_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    configure_logging(args.verbose)
     if not args.images and not args.captions:
         parser.error('give --images and/or --captions')
     if Path(args.output).suffix.lower() != '.npz':
@@ -242,7 +251,7 @@ def _add_raster_options(parser: argparse.ArgumentParser, stride_default: str) ->
 
 def build_map_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rs-vlm predict map``."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog='rs-vlm predict map',
         description='Zero-shot map of a georeferenced raster: sliding windows scored against '
         'class prompts (or one text query), blended, written as a Cloud Optimized GeoTIFF with '
@@ -279,6 +288,7 @@ def map_main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_map_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    configure_logging(args.verbose)
     if Path(args.output).suffix.lower() not in ('.tif', '.tiff'):
         parser.error(f'--output {args.output}: expected a .tif or .tiff file name')
     if args.window < 1 or (args.stride is not None and args.stride < 1) or args.batch_size < 1:
@@ -322,7 +332,7 @@ def map_main(argv: Sequence[str] | None = None) -> int:
 
 def build_index_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rs-vlm predict index``."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog='rs-vlm predict index',
         description="Embed an image folder or a raster's windows with Lightning's "
         'Trainer.predict (shards, resumable: rerun to continue) and write a FAISS index folder '
@@ -359,6 +369,7 @@ def index_main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_index_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    configure_logging(args.verbose)
     if args.window < 1 or (args.stride is not None and args.stride < 1) or args.batch_size < 1:
         parser.error('--window, --stride and --batch-size must be at least 1')
     devices = int(args.devices) if args.devices.isdigit() else args.devices
@@ -401,7 +412,7 @@ def index_main(argv: Sequence[str] | None = None) -> int:
 
 def build_search_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rs-vlm predict search``."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog='rs-vlm predict search',
         description='Top-k search of an index folder (rs-vlm predict index) or an embeddings '
         'file (rs-vlm predict embed) by text or image, with the model that built it.',
@@ -420,6 +431,7 @@ def build_search_parser() -> argparse.ArgumentParser:
         '--target', choices=('all', 'images', 'captions'), default='all', help='--embeddings only'
     )
     parser.add_argument('--geojson', help='write raster hit footprints (WGS 84) to this file')
+    add_verbose_option(parser)
     return parser
 
 
@@ -434,6 +446,7 @@ def search_main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_search_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    configure_logging(args.verbose)
     if args.k < 1:
         parser.error('--k must be at least 1')
     if args.geojson and not args.index:

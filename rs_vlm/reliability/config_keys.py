@@ -1,20 +1,26 @@
-"""Config files with unknown keys: name the key and the closest valid one.
+"""Config files and options with unknown keys: name the key and the closest valid one.
 
 jsonargparse (under ``LightningCLI``) reports an unknown key as ``Option 'lrr' is not accepted``
-for a class's ``init_args`` or ``Subcommand 'fit' does not accept option 'trainer.max_step'``
-for the rest, without saying what was meant. :class:`SuggestingArgumentParser` adds a line per
-unknown key with the closest valid spellings (``difflib``), read from the class signature or
-the parser's own keys.
+for a class's ``init_args``, ``Subcommand 'fit' does not accept option 'trainer.max_step'``
+for the rest of a config, and ``unrecognized arguments: --trainer.max_stepz`` for the command
+line, without saying what was meant and after a usage block of some fifty lines.
+:class:`SuggestingArgumentParser` adds a line per unknown key with the closest valid spellings
+(``difflib``), read from the class signature or the parser's own keys, and prints the error
+with a pointer to ``--help`` instead of the usage block.
 """
 
 import difflib
 import importlib
 import inspect
+import os
 import re
+import sys
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
 from lightning.pytorch.cli import LightningArgumentParser
+
+from rs_vlm.console import unknown_option_hints
 
 __all__ = ['SuggestingArgumentParser', 'class_init_keys', 'suggest_config_keys']
 
@@ -56,12 +62,22 @@ def _closest(key: str, valid: Iterable[str]) -> list[str]:
     return matches
 
 
-def _parser_keys(parser: Any, subcommand: str | None) -> list[str]:
+def _subparser(parser: Any, subcommand: str | None) -> Any:
     if subcommand:
         action = getattr(parser, '_subcommands_action', None)
         choices = getattr(action, 'choices', None) or {}
         parser = choices.get(subcommand, parser)
+    return parser
+
+
+def _parser_keys(parser: Any, subcommand: str | None) -> list[str]:
+    parser = _subparser(parser, subcommand)
     return [action.dest for action in getattr(parser, '_actions', []) if action.dest]
+
+
+def _option_strings(parser: Any) -> list[str]:
+    actions = getattr(parser, '_actions', [])
+    return [option for action in actions for option in action.option_strings]
 
 
 def suggest_config_keys(message: str, parser: Any = None) -> list[str]:
@@ -83,6 +99,8 @@ def suggest_config_keys(message: str, parser: Any = None) -> list[str]:
         key = match['key']
         matches = _closest(key, _parser_keys(parser, match['sub'])) if parser is not None else []
         hints.append(_hint(key, 'the config', matches))
+    if parser is not None:
+        hints.extend(unknown_option_hints(message, _option_strings(parser)))
     return hints
 
 
@@ -97,13 +115,26 @@ class SuggestingArgumentParser(LightningArgumentParser):
     """``LightningArgumentParser`` whose errors add the closest valid key for unknown keys."""
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
-        """Add "did you mean" lines to ``message``, then report it as jsonargparse does.
+        """Add "did you mean" lines to ``message``; print it and where to find help; exit 2.
+
+        Raising instead of exiting (``exit_on_error=False``, ``JSONARGPARSE_DEBUG``, an error
+        handler) is left to jsonargparse.
 
         Args:
             message: The error message.
             ex: The exception behind it.
         """
-        hints = suggest_config_keys(message, self)
+        parser = getattr(ex, 'subcommand_parser', None) or self
+        hints = suggest_config_keys(message, parser)
         if hints:
             message = message.rstrip() + '\n' + '\n'.join(hints)
-        super().error(message, ex)
+        if (
+            not self.exit_on_error
+            or os.environ.get('JSONARGPARSE_DEBUG')
+            or callable(getattr(self, '_error_handler', None))
+        ):
+            super().error(message, ex)
+        self._logger.error(message)
+        prog = parser.prog.replace(' [options]', '')
+        sys.stderr.write(f"error: {message}\nrun '{prog} --help' for the accepted options\n")
+        self.exit(2)

@@ -109,6 +109,7 @@ def test_evaluate_runs_what_is_present_and_reports_the_rest(tmp_path, checkpoint
 
 def test_wrong_architecture_is_reported(tmp_path, checkpoint):
     out = tmp_path / 'report'
+    (tmp_path / 'aid').mkdir()  # a data root with a dataset folder: the model fails first
     rc = rs_vlm_main(
         ['evaluate', '--model', 'rs-rn-tiny', '--checkpoint', str(checkpoint),
          '--data-root', str(tmp_path), '--output', str(out), '--suite', 'zero-shot']
@@ -118,6 +119,35 @@ def test_wrong_architecture_is_reported(tmp_path, checkpoint):
     assert report['errors'][0]['suite'] == 'model'
     assert str(checkpoint) in report['errors'][0]['message']
     assert '## Errors' in (out / 'report.md').read_text()
+
+
+@pytest.mark.parametrize('layout', ['missing', 'file', 'empty'])
+def test_a_data_root_without_benchmarks_fails_before_loading(tmp_path, capsys, layout):
+    root = tmp_path / 'dataa'
+    if layout == 'file':
+        root.write_text('not a folder')
+    elif layout == 'empty':
+        root.mkdir()
+    rc = rs_vlm_main(
+        ['evaluate', '--model', 'RemoteCLIP-ViT-L-14', '--data-root', str(root),
+         '--output', str(tmp_path / 'report')]
+    )  # fmt: skip
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and f'--data-root {root}' in err
+    assert not (tmp_path / 'report').exists()
+
+
+def test_a_data_root_with_no_requested_benchmark_exits_non_zero(tmp_path, capsys, checkpoint):
+    root = tmp_path / 'data'
+    (root / 'rsitmd').mkdir(parents=True)  # retrieval data, but zero-shot is asked for
+    rc = rs_vlm_main(
+        ['evaluate', '--model', 'rs-vit-tiny', '--checkpoint', str(checkpoint),
+         '--data-root', str(root), '--output', str(tmp_path / 'report'), '--suite', 'zero-shot',
+         '--no-tensorboard']
+    )  # fmt: skip
+    assert rc == 1
+    assert 'no benchmark of the suites zero-shot found' in capsys.readouterr().err
 
 
 def test_unknown_suite_is_a_usage_error(capsys):

@@ -1,5 +1,6 @@
 """``rs-vlm export``: Lightning checkpoint -> plain open_clip state_dict, strict-loadable."""
 
+import os
 from pathlib import Path
 
 import open_clip
@@ -100,3 +101,129 @@ def test_export_refuses_a_huge_architecture_before_building_it(tmp_path: Path) -
     assert f'{plain}: weights do not fit the model' in result.stderr
     assert 'the file matches the architecture of: rs-vit-tiny' in result.stderr
     assert not output.exists()
+
+
+_PLAIN_OPEN_CLIP_SCRIPT = """
+import sys
+import numpy as np
+import open_clip
+import torch
+
+folder, inputs, output = sys.argv[1:]
+model, _, preprocess = open_clip.create_model_and_transforms('local-dir:' + folder)
+tokenizer = open_clip.get_tokenizer('local-dir:' + folder)
+model.eval()
+data = np.load(inputs)
+with torch.no_grad():
+    image = model.encode_image(torch.from_numpy(data['images']), normalize=True)
+    text = model.encode_text(tokenizer(['a harbour', 'an airport', 'a forest']), normalize=True)
+size = np.array(preprocess.transforms[1].size)
+np.savez(output, image=image.numpy(), text=text.numpy(), size=size)
+assert not any(name.startswith('rs_vlm') for name in sys.modules), 'rs_vlm was imported'
+"""
+
+
+@pytest.mark.slow
+def test_exported_folder_loads_in_plain_open_clip_with_identical_embeddings(
+    lightning_checkpoint: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    folder = tmp_path / 'rs-vit-tiny-export'
+    assert main(['export', '--checkpoint', str(lightning_checkpoint), '--output', str(folder)]) == 0
+    assert sorted(path.name for path in folder.iterdir()) == [
+        'open_clip_config.json',
+        'open_clip_model.safetensors',
+    ]
+    images = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    np.savez(tmp_path / 'inputs.npz', images=images.numpy())
+    # A fresh interpreter, in a folder without rs_vlm, that never imports rs_vlm.
+    run = subprocess.run(
+        [sys.executable, '-c', _PLAIN_OPEN_CLIP_SCRIPT, str(folder), 'inputs.npz', 'out.npz'],
+        cwd=tmp_path,
+        env={key: value for key, value in os.environ.items() if key != 'PYTHONPATH'},
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    result = np.load(tmp_path / 'out.npz')
+    module = RemoteCLIPModule('rs-vit-tiny', pretrained=str(lightning_checkpoint)).eval()
+    tokens = module.tokenizer(['a harbour', 'an airport', 'a forest'])
+    with torch.no_grad():
+        np.testing.assert_array_equal(result['image'], module.encode_images(images).numpy())
+        np.testing.assert_array_equal(result['text'], module.encode_texts(tokens).numpy())
+    assert result['size'].tolist() == [32, 32]
+
+
+def test_folder_config_keeps_quick_gelu_and_preprocessing(tmp_path: Path) -> None:
+    import json
+
+    from rs_vlm.models import load_model
+
+    module = RemoteCLIPModule('rs-rn-tiny', force_quick_gelu=True)
+    checkpoint = tmp_path / 'quick.ckpt'
+    torch.save(
+        {
+            'state_dict': {f'model.{k}': v for k, v in module.model.state_dict().items()},
+            'hyper_parameters': {'model_name': 'rs-rn-tiny', 'force_quick_gelu': True},
+        },
+        checkpoint,
+    )
+    folder = tmp_path / 'exported'
+    assert main(['export', '--checkpoint', str(checkpoint), '--output', str(folder)]) == 0
+    config = json.loads((folder / 'open_clip_config.json').read_text())
+    assert config['model_cfg']['quick_gelu'] is True
+    assert (
+        config['model_cfg']['vision_cfg'] == open_clip.get_model_config('rs-rn-tiny')['vision_cfg']
+    )
+    assert config['preprocess_cfg']['mean'] == list(open_clip.OPENAI_DATASET_MEAN)
+    assert config['preprocess_cfg']['interpolation'] == 'bicubic'
+    # Our own readers take the folder as a checkpoint too.
+    model, _, _ = load_model('rs-rn-tiny', folder)
+    assert torch.equal(model.state_dict()['visual.conv1.weight'], module.model.visual.conv1.weight)
+
+
+def test_safetensors_export_round_trips(lightning_checkpoint: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    from rs_vlm.models import read_state_dict
+
+    output = tmp_path / 'model.safetensors'
+    assert main(['export', '--checkpoint', str(lightning_checkpoint), '--output', str(output)]) == 0
+    written = load_file(output)
+    assert written['logit_scale'].ndim == 0
+    state_dict, layout = read_state_dict(output)
+    assert layout == 'open_clip'
+    assert all(torch.equal(state_dict[key], value) for key, value in written.items())
+    # The header decides, not the suffix.
+    renamed = output.rename(tmp_path / 'model.bin')
+    assert read_state_dict(renamed)[1] == 'open_clip'
+
+
+def test_export_refuses_to_overwrite_its_input(lightning_checkpoint: Path, tmp_path: Path) -> None:
+    copy = tmp_path / 'tiny.pt'
+    copy.write_bytes(lightning_checkpoint.read_bytes())
+    before = copy.read_bytes()
+    assert main(['export', '--checkpoint', str(copy), '--output', str(copy)]) == 1
+    assert copy.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    'content',
+    [
+        b'\x10\x00\x00\x00\x00\x00\x00\x00{"a": {"dtype"',  # header cut short
+        (40).to_bytes(8, 'little')
+        + b'{"x": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}',
+    ],
+)
+def test_hostile_safetensors_bytes_name_the_file(tmp_path: Path, content: bytes) -> None:
+    from rs_vlm.errors import CheckpointError
+    from rs_vlm.models import read_state_dict
+
+    path = tmp_path / 'bad.safetensors'
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=r'bad\.safetensors'):
+        read_state_dict(path)
