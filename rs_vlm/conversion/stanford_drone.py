@@ -44,6 +44,10 @@ DEFAULT_FRAME_STRIDE = 30
 #: JPEG quality of the written frames.
 _JPEG_QUALITY = 95
 
+#: Longest annotation line read (a release line is about 40 bytes): a file without line
+#: breaks is refused instead of being read whole.
+_MAX_LINE_BYTES = 1 << 16
+
 _LINE = re.compile(r'^\s*(\S+(?:\s+\S+){8})\s+"([^"]*)"(?:\s.*)?$')
 
 
@@ -63,45 +67,52 @@ def _sampled_boxes(
     frames: dict[int, list[tuple[list[float], str]]] = defaultdict(list)
     lost = 0
     try:
-        handle = open(path, encoding='utf-8-sig', newline=None)
+        handle = open(path, 'rb')
     except OSError as error:
         raise AnnotationError(path, f'cannot read file: {error.strerror or error}') from None
     with handle:
         number = 0
-        try:
-            for number, raw in enumerate(handle, start=1):
-                if not raw.strip():
-                    continue
-                match = _LINE.match(raw.rstrip('\n'))
-                if match is None:
-                    raise AnnotationError(
-                        path,
-                        'expected 10 space-separated columns: track_id xmin ymin xmax ymax '
-                        f'frame lost occluded generated "label", got {raw.strip()[:80]!r}',
-                        line=number,
-                    )
-                fields = match.group(1).split()
-                values = [parse_number(v, path, line=number) for v in fields]
-                frame, is_lost = values[5], values[6]
-                if frame < 0 or frame != int(frame):
-                    raise AnnotationError(
-                        path, f'frame must be an index >= 0, got {fields[5]!r}', line=number
-                    )
-                if is_lost not in (0, 1):
-                    raise AnnotationError(
-                        path, f'lost must be 0 or 1, got {fields[6]!r}', line=number
-                    )
-                label = check_class(match.group(2), classes, path, line=number)
-                if int(frame) % stride:
-                    continue
-                if is_lost:
-                    lost += 1
-                    continue
-                frames[int(frame)].append((values[1:5], label))
-        except UnicodeDecodeError as error:
-            raise AnnotationError(
-                path, f'not UTF-8 text ({error.reason})', line=number + 1
-            ) from None
+        while True:
+            data = handle.readline(_MAX_LINE_BYTES + 1)
+            if not data:
+                break
+            number += 1
+            if len(data) > _MAX_LINE_BYTES:
+                raise AnnotationError(
+                    path, f'line longer than {_MAX_LINE_BYTES} bytes', line=number
+                )
+            try:
+                raw = data.decode('utf-8-sig' if number == 1 else 'utf-8')
+            except UnicodeDecodeError as error:
+                raise AnnotationError(
+                    path, f'not UTF-8 text (byte {error.start} of the line)', line=number
+                ) from None
+            if not raw.strip():
+                continue
+            match = _LINE.match(raw.rstrip('\r\n'))
+            if match is None:
+                raise AnnotationError(
+                    path,
+                    'expected 10 space-separated columns: track_id xmin ymin xmax ymax '
+                    f'frame lost occluded generated "label", got {raw.strip()[:80]!r}',
+                    line=number,
+                )
+            fields = match.group(1).split()
+            values = [parse_number(v, path, line=number) for v in fields]
+            frame, is_lost = values[5], values[6]
+            if frame < 0 or frame != int(frame):
+                raise AnnotationError(
+                    path, f'frame must be an index >= 0, got {fields[5]!r}', line=number
+                )
+            if is_lost not in (0, 1):
+                raise AnnotationError(path, f'lost must be 0 or 1, got {fields[6]!r}', line=number)
+            label = check_class(match.group(2), classes, path, line=number)
+            if int(frame) % stride:
+                continue
+            if is_lost:
+                lost += 1
+                continue
+            frames[int(frame)].append((values[1:5], label))
     return frames, lost
 
 

@@ -266,3 +266,18 @@ def test_worker_processes_write_the_same_frames_in_order(tmp_path: Path) -> None
         'quad/video0/000006.jpg',
         'quad/video1/000000.jpg',
     ]
+
+
+def test_undecodable_and_endless_lines_name_their_line(release: Path, tmp_path: Path) -> None:
+    path = release / 'annotations' / 'little' / 'video0' / 'annotations.txt'
+    good = '\n'.join(annotation_lines()[:2]).encode() + b'\n'
+    path.write_bytes(good + b'0 1 2 3 4 0 0 0 0 "Pedes\xfftrian"\n')
+    with pytest.raises(AnnotationError, match='not UTF-8') as info:
+        list(read_stanford_drone(path, frames=tmp_path / 'f'))
+    assert info.value.line == 3
+    path.write_bytes(good + b'7' * 200_000)
+    with pytest.raises(AnnotationError, match='line longer than') as info:
+        list(read_stanford_drone(path, frames=tmp_path / 'f'))
+    assert info.value.line == 3
+    path.write_bytes(b'\xef\xbb\xbf' + good)  # a BOM before the first line is read
+    assert len(list(read_stanford_drone(path, frames=tmp_path / 'f'))) == 1
