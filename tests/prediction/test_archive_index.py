@@ -127,14 +127,14 @@ def test_damaged_index_folders_are_reported(
     _index(output, tiny_model, images=image_folder)
     manifest = (output / 'manifest.json').read_text()
     (output / 'manifest.json').write_text('{"format": "rs-vlm-archive-index/1", ')
-    with pytest.raises(InputError, match=r'manifest\.json: not valid JSON'):
+    with pytest.raises(InputError, match=r'manifest\.json, line 1: not valid JSON'):
         load_archive_index(output)
     (output / 'manifest.json').write_text(json.dumps({'format': 'something-else'}))
     with pytest.raises(InputError, match="key 'format': expected format"):
         load_archive_index(output)
     (output / 'manifest.json').write_text(manifest)
     (output / 'index.faiss').write_bytes((output / 'index.faiss').read_bytes()[:100])
-    with pytest.raises(InputError, match=r'unreadable index\.faiss'):
+    with pytest.raises(InputError, match=r'index\.faiss: unreadable FAISS index'):
         load_archive_index(output)
     with pytest.raises(InputError, match='no such index folder'):
         load_archive_index(tmp_path / 'missing')
