@@ -1,9 +1,12 @@
-"""Fixtures for the model tests: a Hugging Face Hub cache the tests build, offline."""
+"""Fixtures of the model tests: an offline Hub cache and a real Lightning checkpoint."""
 
 import os
 from pathlib import Path
 
 import pytest
+from training_helpers import RandomPairsDataModule
+
+from rs_vlm.modules import RemoteCLIPModule
 
 
 @pytest.fixture
@@ -30,3 +33,14 @@ def subprocess_env(hub_cache: Path) -> dict[str, str]:
         PYTHONPATH=os.pathsep.join(filter(None, [str(root), env.get('PYTHONPATH')])),
     )
     return env
+
+
+@pytest.fixture(scope='session')
+def lightning_checkpoint(tmp_path_factory: pytest.TempPathFactory, quiet_trainer) -> Path:
+    """A ``.ckpt`` written by ``Trainer.save_checkpoint`` after 2 steps of rs-vit-tiny."""
+    module = RemoteCLIPModule('rs-vit-tiny', lr=1e-3, warmup_steps=1, max_steps=2)
+    trainer = quiet_trainer(max_steps=2, limit_val_batches=0)
+    trainer.fit(module, RandomPairsDataModule(module.tokenizer, batch_size=4, length=8))
+    path = tmp_path_factory.mktemp('lightning') / 'tiny.ckpt'
+    trainer.save_checkpoint(path)
+    return path

@@ -13,7 +13,7 @@ import torch
 from rs_vlm.cli import main
 from rs_vlm.models import load_model
 
-TINY_CONFIG = Path(__file__).resolve().parents[1] / 'training' / 'configs' / 'tiny-fit.yaml'
+TINY_CONFIG = Path(__file__).resolve().parents[1] / 'configs' / 'tiny-fit.yaml'
 
 
 @pytest.fixture

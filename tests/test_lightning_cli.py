@@ -11,7 +11,7 @@ from PIL import Image
 
 from rs_vlm.cli import main
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = Path(__file__).with_name('configs') / 'tiny-fit.yaml'
 
 
