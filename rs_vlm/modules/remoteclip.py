@@ -191,7 +191,9 @@ class RemoteCLIPModule(LightningModule):
         """
         guard = self.empty_batch_guard
         if not guard.check(
-            not is_all_skipped(batch), step=self.global_step, all_ranks_have_samples=self._reduce()
+            not is_all_skipped(batch),
+            step=self.global_step,
+            all_ranks_have_samples=self._reduce_if_batches_can_be_empty(),
         ):
             self.log('train/empty_batches_skipped', float(guard.num_skipped))
             return None
@@ -213,6 +215,19 @@ class RemoteCLIPModule(LightningModule):
         """The strategy's all-ranks reduction of a boolean decision (None without a trainer)."""
         trainer = self._trainer
         return trainer.strategy.reduce_boolean_decision if trainer is not None else None
+
+    def _reduce_if_batches_can_be_empty(self) -> Callable[[bool], bool] | None:
+        """The all-ranks reduction, or None where no rank can get an all-skipped batch.
+
+        The reduction is a collective and a host sync on every step under DDP: a datamodule that
+        raises on bad input (``on_error='raise'``) never yields an all-skipped batch, so its
+        steps need no agreement.
+        """
+        trainer = self._trainer
+        datamodule = getattr(trainer, 'datamodule', None) if trainer is not None else None
+        if getattr(datamodule, 'on_error', None) == 'raise':
+            return None
+        return self._reduce()
 
     def _all_ranks_have_samples(self, batch: Any) -> bool:
         """Whether every rank's evaluation batch holds a sample (the loss gathers across ranks)."""
