@@ -15,14 +15,14 @@ from typing import Literal
 
 from tqdm import tqdm
 
-from rs_vlm.errors import AnnotationError
+from rs_vlm.errors import AnnotationError, OutputPathError
 from rs_vlm.json_input import parse_json
 from rs_vlm.output_paths import check_output_paths
 
 from .annotated_image import AnnotatedImage
 from .box_to_caption import DEFAULT_CLASS_NAMES, B2CConfig, boxes_to_captions_batch
 from .corpus_writer import ConversionSummary, CorpusWriter, corpus_path
-from .formats import ReaderOptions, annotation_files, read_annotation_file
+from .formats import ANNOTATION_SUFFIXES, ReaderOptions, annotation_files, read_annotation_file
 from .mask_files import MaskSettings
 from .reader_utils import ImageNotFoundError, read_lines
 
@@ -216,6 +216,27 @@ def _b2c_config(
     return config
 
 
+def _refuse_outputs_read_as_annotations(
+    format: str, annotations: Path, outputs: Mapping[str, Path]
+) -> None:
+    """Refuse an output inside the annotation folder with a suffix the format reads there.
+
+    Such an output would overwrite an annotation file, or be read back as one on the next run.
+    """
+    if not annotations.is_dir():
+        return
+    folder = annotations.resolve()
+    for option, path in outputs.items():
+        target = path.resolve()
+        if folder in target.parents and target.suffix.lower() in ANNOTATION_SUFFIXES[format]:
+            raise OutputPathError(
+                path,
+                f'{option} lies inside the annotations folder {annotations} and has the '
+                f'suffix {target.suffix!r} of {format} annotation files: it would overwrite '
+                'one or be read as one. Choose an output outside that folder',
+            )
+
+
 def convert_annotations(
     format: str,
     annotations: str | Path,
@@ -295,6 +316,9 @@ def convert_annotations(
     check_output_paths(
         {'output': output, 'summary': summary_path},
         {'annotations': annotations, 'images': images},
+    )
+    _refuse_outputs_read_as_annotations(
+        format, annotations, {'output': output, 'summary': summary_path}
     )
     if on_error not in ('raise', 'skip'):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
