@@ -262,3 +262,19 @@ def test_convert_with_every_image_skipped_exits_1(tmp_path, capsys):
     assert rs_vlm([*args, '--no-progress', '--on-error', 'skip']) == 1
     assert 'no image was converted' in capsys.readouterr().err
     assert read_corpus(output) == []
+
+
+@pytest.mark.parametrize('option', ['--train', '--test'])
+def test_dedup_refuses_a_side_without_images(tmp_path, capsys, option):
+    images = tmp_path / 'images'
+    images.mkdir()
+    Image.new('RGB', (40, 40)).save(images / 'a.png')
+    empty = tmp_path / 'captions'
+    empty.mkdir()
+    (empty / 'train_caps.txt').write_text('a caption\n')
+    sides = {'--train': images, '--test': images, option: empty}
+    output = tmp_path / 'dropped.txt'
+    argv = ['dedup', '--train', str(sides['--train']), '--test', str(sides['--test'])]
+    assert rs_vlm([*argv, '--output', str(output), '--no-progress']) == 1
+    assert f'{empty}: {option} holds no image' in capsys.readouterr().err
+    assert not output.exists()
