@@ -216,6 +216,25 @@ def _b2c_config(
     return config
 
 
+def _corpus_kind(output: Path, jsonl: bool | None) -> bool:
+    """Whether to write JSON lines; the suffix must say what the file holds.
+
+    Our datamodules and open_clip pick the reader by suffix, so JSON lines in a ``.csv`` (or a
+    CSV in a ``.txt``) would be misread or refused at training time.
+    """
+    suffix = output.suffix.lower()
+    if suffix not in ('.csv', '.tsv', '.jsonl'):
+        raise OutputPathError(
+            output, f'unknown corpus suffix {output.suffix!r}: expected .csv, .tsv or .jsonl'
+        )
+    if jsonl is None:
+        return suffix == '.jsonl'
+    if jsonl != (suffix == '.jsonl'):
+        wanted = 'JSON lines need a .jsonl name' if jsonl else 'a .jsonl name needs JSON lines'
+        raise OutputPathError(output, f'{wanted} (readers pick the format by suffix)')
+    return jsonl
+
+
 def _refuse_outputs_read_as_annotations(
     format: str, annotations: Path, outputs: Mapping[str, Path]
 ) -> None:
@@ -336,7 +355,7 @@ def convert_annotations(
         )
     except ValueError as error:
         raise AnnotationError(annotations, str(error)) from None
-    jsonl = output.suffix.lower() == '.jsonl' if jsonl is None else jsonl
+    jsonl = _corpus_kind(output, jsonl)
     result = ConversionSummary()
     seen: set[str] = set()
     batch: list[tuple[str, AnnotatedImage]] = []

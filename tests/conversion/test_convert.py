@@ -242,3 +242,27 @@ def test_output_inside_the_annotation_folder_with_another_suffix_is_written(
         'voc', voc_tree / 'Annotations', output, images=voc_tree / 'JPEGImages', progress=False
     )
     assert len(rows(output)) == 5
+
+
+@pytest.mark.parametrize(
+    ('name', 'jsonl', 'message'),
+    [
+        ('corpus.txt', None, "unknown corpus suffix '.txt'"),
+        ('corpus.csv', True, 'JSON lines need a .jsonl name'),
+        ('corpus.jsonl', False, 'a .jsonl name needs JSON lines'),
+    ],
+)
+def test_corpus_suffix_must_match_its_format(
+    voc_tree: Path, name: str, jsonl: bool | None, message: str
+) -> None:
+    output = voc_tree / name
+    with pytest.raises(OutputPathError, match=message):
+        convert_annotations(
+            'voc',
+            voc_tree / 'Annotations',
+            output,
+            images=voc_tree / 'JPEGImages',
+            jsonl=jsonl,
+            progress=False,
+        )
+    assert not output.exists()
