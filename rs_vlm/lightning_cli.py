@@ -41,7 +41,7 @@ from rs_vlm.reliability.config_keys import SuggestingArgumentParser
 from rs_vlm.reliability.config_size import check_config_arguments
 from rs_vlm.reliability.nonfinite_loss import NonFiniteLossError
 from rs_vlm.reliability.preemption import SIGTERM_EXIT_CODE, PreemptionCheckpoint
-from rs_vlm.reliability.skipped_inputs import SkippedInputCounter
+from rs_vlm.reliability.skipped_inputs import SkippedBatchesError, SkippedInputCounter
 
 __all__ = ['RSVLMLightningCLI', 'run_lightning_cli']
 
@@ -361,7 +361,7 @@ def run_lightning_cli(argv: Sequence[str]) -> int:
         if code is None:
             return 0
         return code if isinstance(code, int) else 1
-    except (InputError, ConfigError, NonFiniteLossError) as error:
+    except (InputError, ConfigError, NonFiniteLossError, SkippedBatchesError) as error:
         print(f'rs-vlm {command}: error: {error}', file=sys.stderr)
         return 1
     except OSError as error:

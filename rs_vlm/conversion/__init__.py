@@ -22,6 +22,7 @@ from .csv_boxes import read_csv_boxes
 from .dedup import find_near_duplicates, phash
 from .dota import read_dota
 from .formats import FORMATS, ReaderOptions, annotation_files, read_annotation_file
+from .levir import LEVIR_CLASSES, read_levir
 from .mask_files import MaskSettings, read_mask_file
 from .mask_to_box import (
     ISAID_CLASSES,
@@ -35,6 +36,7 @@ from .mask_to_box import (
 )
 from .prepare import prepare_corpora
 from .sources import SOURCES, Source, SourcePart
+from .stanford_drone import DEFAULT_FRAME_STRIDE, STANFORD_DRONE_CLASSES, read_stanford_drone
 from .visdrone import VISDRONE_CLASSES, read_visdrone
 from .voc import read_voc
 from .yolo import read_yolo
@@ -42,14 +44,17 @@ from .yolo import read_yolo
 __all__ = [
     'CARPK_CLASSES',
     'DEFAULT_B2C_CONFIG',
+    'DEFAULT_FRAME_STRIDE',
     'FORMATS',
     'ISAID_CLASSES',
     'ISAID_PALETTE',
     'ISPRS_CLASSES',
     'ISPRS_PALETTE',
+    'LEVIR_CLASSES',
     'LOVEDA_CLASSES',
     'NAMED_MASK_FORMATS',
     'SOURCES',
+    'STANFORD_DRONE_CLASSES',
     'VISDRONE_CLASSES',
     'AnnotatedImage',
     'B2CConfig',
@@ -81,8 +86,10 @@ __all__ = [
     'read_coco',
     'read_csv_boxes',
     'read_dota',
+    'read_levir',
     'read_mask_file',
     'read_name_list',
+    'read_stanford_drone',
     'read_visdrone',
     'read_voc',
     'read_yolo',

@@ -25,6 +25,7 @@ from rs_vlm.output_paths import check_output_paths
 from .convert import convert_annotations, read_class_map, read_name_list
 from .formats import ANNOTATION_SUFFIXES, FORMATS, annotation_files
 from .mask_to_box import NAMED_MASK_FORMATS
+from .stanford_drone import DEFAULT_FRAME_STRIDE
 
 __all__ = ['build_parser', 'dedup_main', 'main']
 
@@ -89,6 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
         action='store_true',
         help='write mask classes as "places with <class>" (stuff classes)',
     )
+    videos = parser.add_argument_group('stanford_drone format (--images: the videos folder)')
+    videos.add_argument(
+        '--frames', type=Path, help='folder for the sampled frames (default: <output>_frames)'
+    )
+    videos.add_argument(
+        '--frame-stride',
+        type=int,
+        default=DEFAULT_FRAME_STRIDE,
+        help=f'sample every N-th video frame (default: {DEFAULT_FRAME_STRIDE}, 1 per second)',
+    )
     return parser
 
 
@@ -109,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error('--many-threshold must be >= 1')
     if args.workers < 1:
         parser.error('--workers must be >= 1')
+    if args.frame_stride < 1:
+        parser.error('--frame-stride must be >= 1')
     try:
         # Before anything is read: no output may be an input (the class files included).
         check_output_paths(
@@ -145,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             strip_suffix=args.strip_suffix,
             image_suffix=args.image_suffix,
             region_captions=args.region_captions,
+            frames=args.frames,
+            frame_stride=args.frame_stride,
             workers=args.workers,
             progress=not args.no_progress,
         )

@@ -25,6 +25,7 @@ from .corpus_writer import ConversionSummary, CorpusWriter, corpus_path
 from .formats import ANNOTATION_SUFFIXES, ReaderOptions, annotation_files, read_annotation_file
 from .mask_files import MaskSettings
 from .reader_utils import ImageNotFoundError, read_lines
+from .stanford_drone import DEFAULT_FRAME_STRIDE
 
 __all__ = [
     'OnError',
@@ -88,6 +89,12 @@ def skip_reason(error: AnnotationError) -> str:
     return 'malformed annotation'
 
 
+def _folders(images: str | Path | Sequence[str | Path] | None) -> tuple[str | Path, ...]:
+    if images is None:
+        return ()
+    return (images,) if isinstance(images, str | Path) else tuple(images)
+
+
 def _normalised(name: str) -> str:
     return ' '.join(name.replace('_', ' ').replace('-', ' ').lower().split())
 
@@ -142,6 +149,8 @@ def iter_annotations(
     min_area: float = 0.0,
     strip_suffix: str = '',
     image_suffix: str = '',
+    frames: str | Path | None = None,
+    frame_stride: int = DEFAULT_FRAME_STRIDE,
     on_error: OnError = 'raise',
     workers: int = 1,
 ) -> Iterator[AnnotatedImage | AnnotationError]:
@@ -160,6 +169,8 @@ def iter_annotations(
         min_area: Smallest mask component area in pixels.
         strip_suffix: Removed from a mask stem.
         image_suffix: Appended to a mask stem for its image.
+        frames: Folder the sampled video frames are written to (``stanford_drone``).
+        frame_stride: Sample every this many video frames (``stanford_drone``).
         on_error: ``'raise'`` on the first bad file or entry, or ``'skip'`` (errors yielded).
         workers: Processes reading annotation files (1: in this process).
 
@@ -172,6 +183,8 @@ def iter_annotations(
     """
     if format == 'yolo' and not class_names:
         raise AnnotationError(annotations, 'YOLO labels need class names (one name a line)')
+    if frame_stride < 1:
+        raise ValueError(f'frame_stride must be >= 1, got {frame_stride}')
     if images is None or isinstance(images, str | Path):
         folders = None if images is None else (Path(images),)
     else:
@@ -189,6 +202,8 @@ def iter_annotations(
         ),
         strip_suffix=strip_suffix,
         image_suffix=image_suffix,
+        frames=Path(frames) if frames is not None else None,
+        frame_stride=frame_stride,
     )
     files = annotation_files(format, annotations)
     yield from _records(format, files, options, on_error == 'skip', workers)
@@ -280,6 +295,8 @@ def convert_annotations(
     strip_suffix: str = '',
     image_suffix: str = '',
     region_captions: bool = False,
+    frames: str | Path | None = None,
+    frame_stride: int = DEFAULT_FRAME_STRIDE,
     workers: int = 1,
     progress: bool = True,
 ) -> ConversionSummary:
@@ -314,6 +331,9 @@ def convert_annotations(
         strip_suffix: Removed from a mask stem.
         image_suffix: Appended to a mask stem.
         region_captions: Write mask classes as "places with <class>".
+        frames: Folder the sampled video frames are written to (``stanford_drone``; default
+            ``<output stem>_frames`` beside the corpus).
+        frame_stride: Sample every this many video frames (``stanford_drone``).
         workers: Processes reading annotations.
         progress: Show a progress bar on stderr.
 
@@ -332,10 +352,21 @@ def convert_annotations(
     summary_path = (
         Path(summary) if summary is not None else output.with_name(output.name + '.summary.json')
     )
+    frame_folder = None
+    if format == 'stanford_drone':
+        frame_folder = (
+            Path(frames) if frames is not None else output.with_name(output.stem + '_frames')
+        )
     check_output_paths(
-        {'output': output, 'summary': summary_path},
+        {'output': output, 'summary': summary_path, 'frames': frame_folder},
         {'annotations': annotations, 'images': images},
+        folders=('frames',),
     )
+    if frame_folder is not None and any(
+        frame_folder.absolute().is_relative_to(Path(p).absolute())
+        for p in (annotations, *_folders(images))
+    ):
+        raise OutputPathError(frame_folder, 'the frames folder must not be inside an input')
     _refuse_outputs_read_as_annotations(
         format, annotations, {'output': output, 'summary': summary_path}
     )
@@ -392,6 +423,8 @@ def convert_annotations(
         min_area=min_area,
         strip_suffix=strip_suffix,
         image_suffix=image_suffix,
+        frames=frame_folder,
+        frame_stride=frame_stride,
         on_error=on_error,
         workers=workers,
     )

@@ -1,10 +1,10 @@
 """The annotation formats ``convert`` reads: their file suffixes and the reader of one file.
 
 A format is a name (``'dota'``, ``'voc'``, ``'coco'``, ``'auair'``, ``'visdrone'``, ``'carpk'``,
-``'yolo'``, ``'csv'``, ``'mask'``) with the suffixes of its annotation files and a reader
-turning one file into :class:`~.annotated_image.AnnotatedImage` records.
-:class:`ReaderOptions` holds everything a reader needs; it is a frozen, picklable value, so
-worker processes can read files in parallel.
+``'levir'``, ``'stanford_drone'``, ``'yolo'``, ``'csv'``, ``'mask'``) with the suffixes of its
+annotation files and a reader turning one file into
+:class:`~.annotated_image.AnnotatedImage` records. :class:`ReaderOptions` holds everything a
+reader needs; it is a frozen, picklable value, so worker processes can read files in parallel.
 """
 
 from collections.abc import Iterator
@@ -19,8 +19,10 @@ from .carpk import read_carpk
 from .coco import read_coco
 from .csv_boxes import read_csv_boxes
 from .dota import read_dota
+from .levir import read_levir
 from .mask_files import MaskSettings, read_mask_file
 from .reader_utils import IMAGE_SUFFIXES
+from .stanford_drone import DEFAULT_FRAME_STRIDE, read_stanford_drone
 from .visdrone import read_visdrone
 from .voc import read_voc
 from .yolo import read_yolo
@@ -41,6 +43,8 @@ ANNOTATION_SUFFIXES: dict[str, tuple[str, ...]] = {
     'auair': ('.json',),
     'visdrone': ('.txt',),
     'carpk': ('.txt',),
+    'levir': ('.txt',),
+    'stanford_drone': ('.txt',),
     'yolo': ('.txt',),
     'csv': ('.csv',),
     'mask': (*IMAGE_SUFFIXES, '.npy'),
@@ -63,6 +67,8 @@ class ReaderOptions:
         mask: Mask settings (format ``'mask'``).
         strip_suffix: Removed from a mask's stem to name its image.
         image_suffix: Appended to a mask's stem to name its image.
+        frames: Folder Stanford Drone's sampled frames are written to.
+        frame_stride: Stanford Drone: sample every this many frames.
     """
 
     images: tuple[Path, ...] | None = None
@@ -72,6 +78,8 @@ class ReaderOptions:
     mask: MaskSettings = field(default_factory=MaskSettings)
     strip_suffix: str = ''
     image_suffix: str = ''
+    frames: Path | None = None
+    frame_stride: int = DEFAULT_FRAME_STRIDE
 
 
 def annotation_files(format: str, annotations: str | Path) -> list[Path]:
@@ -123,6 +131,20 @@ def read_annotation_file(
             if entry_errors:
                 yield from entry_errors
             return
+        if format == 'stanford_drone':
+            if options.frames is None:
+                raise ValueError('Stanford Drone needs a folder for the frames (frames=...)')
+            yield from read_stanford_drone(
+                file,
+                frames=options.frames,
+                videos=folder,
+                stride=options.frame_stride,
+                classes=options.classes,
+                errors=entry_errors,
+            )
+            if entry_errors:
+                yield from entry_errors
+            return
         yield _read_single(format, file, options)
     except AnnotationError as error:
         if not skip_errors:
@@ -151,6 +173,8 @@ def _read_single(format: str, file: Path, options: ReaderOptions) -> AnnotatedIm
         return read_visdrone(file, images=folder, classes=options.classes)
     if format == 'carpk':
         return read_carpk(file, images=folder)
+    if format == 'levir':
+        return read_levir(file, images=folder, classes=options.classes)
     if format == 'yolo':
         if not options.class_names:
             raise AnnotationError(file, 'YOLO labels need class names (one name a line)')

@@ -46,6 +46,7 @@ __all__ = [
     'PrepareResult',
     'SourceResult',
     'find_source_parts',
+    'frames_folder',
     'main',
     'prepare_corpora',
     'summary_table',
@@ -104,6 +105,11 @@ class PrepareResult:
     manifest: Path | None
     table: str
     test_images: int = 0
+
+
+def frames_folder(output: Path, source: Source) -> Path:
+    """Where ``prepare`` writes the frames it decodes from a video source's videos."""
+    return output / 'frames' / source.name
 
 
 def find_source_parts(source: Source, data_root: Path) -> tuple[SourcePart, ...] | None:
@@ -253,6 +259,7 @@ def _converted_records(
     source: Source,
     part: SourcePart,
     data_root: Path,
+    output: Path,
     work: Path,
     index: int,
     summary: ConversionSummary,
@@ -264,6 +271,10 @@ def _converted_records(
 ) -> list[tuple[str, list[str]]]:
     """One part through the converter, read back as (image path, captions)."""
     part_corpus = work / f'{source.name}.{index}.jsonl'
+    extra: dict[str, Any] = {}
+    if source.format == 'stanford_drone':
+        # Frames decoded from videos are images of the corpus: they live beside it.
+        extra['frames'] = frames_folder(output, source)
     part_summary = convert_annotations(
         source.format,
         data_root / part.annotations,
@@ -276,6 +287,7 @@ def _converted_records(
         progress=progress,
         absolute_paths=True,
         **dict(source.options),
+        **extra,
     )
     summary.objects += part_summary.objects
     summary.skipped.update(part_summary.skipped)
@@ -311,6 +323,7 @@ def _convert_source(
                     source,
                     part,
                     data_root,
+                    output,
                     Path(work_dir),
                     index,
                     summary,
@@ -477,6 +490,8 @@ def prepare_corpora(
             and summary_file.is_file()
             and stamp.is_file()
             and stamp.read_text().strip() == fingerprint
+            # frames decoded from videos must still be there for the corpus to be reused
+            and (source.format != 'stanford_drone' or frames_folder(output, source).is_dir())
         ):
             saved = json.loads(summary_file.read_text())
             skipped = dict(saved.get('skipped', {}))

@@ -12,6 +12,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .stanford_drone import DEFAULT_FRAME_STRIDE
+
 __all__ = ['SOURCES', 'Source', 'SourcePart']
 
 
@@ -148,10 +150,10 @@ SOURCES: tuple[Source, ...] = (
         'levir',
         'LEVIR',
         'DET-10',
-        'voc',
-        _one(SourcePart('LEVIR/Annotations', 'LEVIR/JPEGImages')),
+        'levir',
+        _one(SourcePart('LEVIR/imageWithLabel', 'LEVIR/imageWithLabel')),
         paper_images=3791,
-        note='LEVIR ships text labels; put them as VOC XML in LEVIR/Annotations',
+        note='images and their label .txt files side by side',
     ),
     Source(
         'hrsc2016',
@@ -203,10 +205,20 @@ SOURCES: tuple[Source, ...] = (
         'stanford_drone',
         'Stanford Drone',
         'DET-10',
-        'csv',
-        _one(SourcePart('StanfordDrone/boxes.csv', 'StanfordDrone/frames')),
+        'stanford_drone',
+        (
+            (SourcePart('StanfordDrone/annotations', 'StanfordDrone/videos'),),
+            # stanford_campus_dataset.zip unpacked as it is
+            (
+                SourcePart(
+                    'StanfordDrone/stanford_campus_dataset/annotations',
+                    'StanfordDrone/stanford_campus_dataset/videos',
+                ),
+            ),
+        ),
+        options=MappingProxyType({'frame_stride': DEFAULT_FRAME_STRIDE}),
         paper_images=17351,
-        note='videos: extract frames and write image_path,xmin,ymin,xmax,ymax,label rows',
+        note='frames sampled from the videos into <output>/frames/stanford_drone',
     ),
     Source(
         'carpk',

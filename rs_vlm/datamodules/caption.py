@@ -21,7 +21,7 @@ from rs_vlm.datamodules.augmentation_seed import batch_position, seeded_rng
 from rs_vlm.datamodules.corpus_files import open_caption_corpus
 from rs_vlm.datamodules.model_inputs import model_input_size
 from rs_vlm.datamodules.resumable_loader import ResumableDataLoader
-from rs_vlm.datasets.bad_input import OnError, collate_skipping_bad
+from rs_vlm.datasets.bad_input import OnError, collate_skipping_bad, is_all_skipped
 from rs_vlm.datasets.caption_corpus import CaptionCorpus
 from rs_vlm.datasets.caption_csv import CaptionCSVDataset
 from rs_vlm.io.random_crop import RandomResizedCropBox
@@ -231,7 +231,7 @@ class CaptionDataModule(NonGeoDataModule):
             The batch with normalised images.
         """
         trainer = self.trainer
-        if trainer is None:
+        if trainer is None or is_all_skipped(batch):  # no image to augment
             return batch
         if not trainer.training:
             out = apply_image_augmentation(self.aug, batch)

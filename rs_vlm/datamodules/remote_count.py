@@ -7,7 +7,7 @@ from torchgeo.datamodules import NonGeoDataModule
 
 from rs_vlm.datamodules.augmentation import clip_eval_augmentation, clip_mean_std
 from rs_vlm.datamodules.caption import apply_image_augmentation
-from rs_vlm.datasets.bad_input import collate_skipping_bad
+from rs_vlm.datasets.bad_input import collate_skipping_bad, is_all_skipped
 from rs_vlm.datasets.remote_count import RemoteCount
 
 __all__ = ['RemoteCountDataModule']
@@ -61,6 +61,6 @@ class RemoteCountDataModule(NonGeoDataModule):
         Returns:
             The batch.
         """
-        if self.trainer is None:
+        if self.trainer is None or is_all_skipped(batch):  # no image to augment
             return batch
         return apply_image_augmentation(self.aug, batch)

@@ -20,7 +20,7 @@ from rs_vlm.datamodules.augmentation import (
 )
 from rs_vlm.datamodules.caption import apply_image_augmentation
 from rs_vlm.datasets.aid import AID
-from rs_vlm.datasets.bad_input import OnError, collate_skipping_bad
+from rs_vlm.datasets.bad_input import OnError, collate_skipping_bad, is_all_skipped
 from rs_vlm.datasets.eurosat_rgb import EuroSATRGB
 from rs_vlm.datasets.mlrsnet import MLRSNet
 from rs_vlm.datasets.optimal31 import OPTIMAL31
@@ -125,7 +125,7 @@ class SceneDataModule(NonGeoDataModule):
         Returns:
             The batch.
         """
-        if self.trainer is None:
+        if self.trainer is None or is_all_skipped(batch):  # no image to augment
             return batch
         aug = self.train_aug if self.trainer.training else self.aug
         return apply_image_augmentation(aug, batch)

@@ -33,7 +33,6 @@ from torchmetrics.functional.classification import multiclass_confusion_matrix
 
 from rs_vlm.evaluation.counting import dataset_captions, score_counting
 from rs_vlm.evaluation.encoding import Encoder
-from rs_vlm.evaluation.linear_probe import DEFAULT_SEARCH
 from rs_vlm.evaluation.paper_numbers import (
     PAPER_FEW_SHOT,
     PAPER_KNN,
@@ -89,19 +88,17 @@ PROBE_SUITES = ('knn', 'linear', 'few-shot')
 
 
 @dataclass
-class EvaluationOptions:
+class EvaluationOptions(ProbeSettings):
     """Settings of :func:`run_evaluation` (defaults: the paper's protocols).
+
+    The probe settings (``knn_k``, ``knn_temperature``, ``linear_epochs``, ``linear_search``,
+    ``few_shot_shots``, ``few_shot_seeds``) are those of
+    :class:`~rs_vlm.evaluation.probes.ProbeSettings`.
 
     Attributes:
         device: Torch device for the model.
         batch_size: Images / captions per forward.
         num_workers: DataLoader workers.
-        knn_k: k-NN neighbours.
-        knn_temperature: k-NN vote temperature.
-        linear_epochs: Logistic-regression epochs (linear probe and few-shot).
-        linear_search: ``(lr, weight_decay)`` candidates for the linear probe.
-        few_shot_shots: Shots per class.
-        few_shot_seeds: Seeds averaged over.
         count_styles: RemoteCount caption styles (``word``, ``digit``).
         examples: Retrieval example images per dataset in the plot.
         tensorboard: Also log scalars and figures to ``<output>/tensorboard``.
@@ -115,28 +112,11 @@ class EvaluationOptions:
     device: str = 'cpu'
     batch_size: int = 64
     num_workers: int = 0
-    knn_k: int = 20
-    knn_temperature: float = 0.07
-    linear_epochs: int = 1000
-    linear_search: Sequence[tuple[float, float]] = DEFAULT_SEARCH
-    few_shot_shots: Sequence[int] = (1, 4, 8, 16, 32)
-    few_shot_seeds: Sequence[int] = (0, 1, 2, 3, 4)
     count_styles: Sequence[str] = ('word', 'digit')
     examples: int = 4
     tensorboard: bool = True
     normalise_prompts: bool = False
     on_error: str = 'raise'
-
-    def probe_settings(self) -> ProbeSettings:
-        """The probes' share of the options."""
-        return ProbeSettings(
-            knn_k=self.knn_k,
-            knn_temperature=self.knn_temperature,
-            linear_epochs=self.linear_epochs,
-            linear_search=self.linear_search,
-            few_shot_shots=self.few_shot_shots,
-            few_shot_seeds=self.few_shot_seeds,
-        )
 
 
 @dataclass
@@ -282,7 +262,7 @@ def _run_probes(run: _Run, data_root: Path, probes: list[str]) -> None:
                 raise ValueError(f'feature-probe dataset {name!r}: samples have no label')
             results = run_probes(
                 train_encoded.features, train_encoded.labels, test_encoded.features,
-                test_encoded.labels, probes, run.options.probe_settings(), list(train.classes),
+                test_encoded.labels, probes, run.options, list(train.classes),
             )  # fmt: skip
         except Exception as error:
             run.error('+'.join(probes), name, error)

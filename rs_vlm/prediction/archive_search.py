@@ -6,6 +6,7 @@ is refused with both named, because features of different models are not compara
 """
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from torch import Tensor
 
 from rs_vlm.atomic import atomic_write
 from rs_vlm.errors import InputError
+from rs_vlm.json_input import parse_json
 from rs_vlm.prediction.archive_index import INDEX_FORMAT, checkpoint_sha256
 from rs_vlm.prediction.model import LoadedModel, load_for_prediction
 from rs_vlm.prediction.vector_index import set_search_parameters
@@ -31,6 +33,10 @@ __all__ = [
     'search_archive',
     'write_geojson',
 ]
+
+
+#: Largest ``nprobe`` / ``efSearch`` / ``k_factor`` a manifest may set.
+_MAX_SEARCH_PARAMETER = 1 << 20
 
 
 class ModelMismatchError(ValueError):
@@ -136,19 +142,25 @@ def load_archive_index(path: str | Path) -> ArchiveIndex:
         )
         raise InputError(path, f'no manifest.json; not a finished rs-vlm index{hint}')
     try:
-        manifest = json.loads(manifest_file.read_text(encoding='utf-8'))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputError(manifest_file, f'not valid JSON ({error})') from error
+        text = manifest_file.read_bytes()
+    except OSError as error:
+        raise InputError(manifest_file, f'cannot read: {error.strerror or error}') from None
+    manifest = parse_json(text, manifest_file, InputError)
     if not isinstance(manifest, dict) or manifest.get('format') != INDEX_FORMAT:
         raise InputError(manifest_file, f'expected format {INDEX_FORMAT!r}', key='format')
-    for key in ('model', 'checkpoint', 'checkpoint_sha256', 'dim', 'count', 'source'):
-        if key not in manifest:
-            raise InputError(manifest_file, 'missing', key=key)
+    _check_manifest(manifest, manifest_file)
     try:
         index = faiss.read_index(str(path / 'index.faiss'))
-        ids = np.load(path / 'ids.npy', allow_pickle=False)
-    except (RuntimeError, OSError, ValueError) as error:
-        raise InputError(path, f'unreadable index.faiss or ids.npy ({error})') from error
+    except (RuntimeError, OSError, MemoryError) as error:
+        raise InputError(path / 'index.faiss', f'unreadable FAISS index ({error})') from None
+    if not isinstance(index, faiss.Index):  # a header faiss reads but cannot type
+        raise InputError(path / 'index.faiss', 'not a FAISS index this faiss can search')
+    if index.d != manifest['dim']:
+        raise InputError(
+            path / 'index.faiss',
+            f'holds {index.d}-dimensional vectors; manifest.json says dim {manifest["dim"]}',
+        )
+    ids = _load_array(path / 'ids.npy', ndim=1)
     if index.ntotal != len(ids) or index.ntotal != manifest['count']:
         raise InputError(
             path,
@@ -157,15 +169,108 @@ def load_archive_index(path: str | Path) -> ArchiveIndex:
         )
     set_search_parameters(index, manifest.get('search_parameters', {}))
     paths = windows = None
-    if manifest['source'].get('kind') == 'images':
-        paths = (path / 'paths.txt').read_text(encoding='utf-8').splitlines()
+    if manifest['source']['kind'] == 'images':
+        paths = _read_paths(path / 'paths.txt')
+        items = len(paths)
     else:
-        windows = np.load(path / 'windows.npy', allow_pickle=False)
+        windows = _load_array(path / 'windows.npy', ndim=2)
+        if windows.shape[1] != 2:
+            raise InputError(
+                path / 'windows.npy', f'expected [N, 2] rows and columns, got {windows.shape}'
+            )
+        items = len(windows)
+    if len(ids) and (ids.min() < 0 or ids.max() >= items):
+        raise InputError(
+            path / 'ids.npy',
+            f'item numbers must be in [0, {items}) (one per listed image or window), got '
+            f'{ids.min()}..{ids.max()}',
+        )
     return ArchiveIndex(path, manifest, index, ids, paths, windows)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_manifest(manifest: dict[str, Any], manifest_file: Path) -> None:
+    """Refuse a manifest whose values the search would trip on, naming the key."""
+    for key in ('model', 'checkpoint', 'checkpoint_sha256', 'dim', 'count', 'source'):
+        if key not in manifest:
+            raise InputError(manifest_file, 'missing', key=key)
+    for key in ('model', 'checkpoint', 'checkpoint_sha256'):
+        if not isinstance(manifest[key], str):
+            raise InputError(manifest_file, 'expected a string', key=key)
+    for key in ('dim', 'count'):
+        if not _is_int(manifest[key]) or manifest[key] < 1:
+            raise InputError(manifest_file, 'expected an integer >= 1', key=key)
+    source = manifest['source']
+    if not isinstance(source, dict) or source.get('kind') not in ('images', 'raster'):
+        raise InputError(
+            manifest_file, "expected {'kind': 'images' or 'raster', ...}", key='source'
+        )
+    if source['kind'] == 'raster':
+        transform = source.get('transform')
+        if not _is_int(source.get('window')) or source['window'] < 1:
+            raise InputError(manifest_file, 'expected a window size >= 1', key='source.window')
+        if not (
+            isinstance(transform, list)
+            and len(transform) == 6
+            and all(isinstance(v, int | float) and math.isfinite(v) for v in transform)
+        ):
+            raise InputError(
+                manifest_file, 'expected 6 finite numbers (an affine)', key='source.transform'
+            )
+    parameters = manifest.get('search_parameters', {})
+    if not isinstance(parameters, dict):
+        raise InputError(manifest_file, 'expected an object', key='search_parameters')
+    for name, value in parameters.items():
+        if not _is_int(value) or not 1 <= value <= _MAX_SEARCH_PARAMETER:
+            raise InputError(
+                manifest_file,
+                f'expected an integer in [1, {_MAX_SEARCH_PARAMETER}]',
+                key=f'search_parameters.{name}',
+            )
+
+
+def _load_array(file: Path, ndim: int) -> np.ndarray:
+    """An integer ``.npy`` array of ``ndim`` dimensions, read without trusting its header."""
+    try:
+        # Memory-mapped: a header that declares more data than the file holds is refused
+        # instead of allocated.
+        mapped = np.load(file, mmap_mode='r', allow_pickle=False)
+        array = np.array(mapped) if isinstance(mapped, np.ndarray) else None
+    except (OSError, ValueError, EOFError) as error:
+        raise InputError(file, f'unreadable .npy array ({error})') from None
+    if array is None or array.ndim != ndim or not np.issubdtype(array.dtype, np.integer):
+        found = 'not an array' if array is None else f'{array.dtype} of shape {array.shape}'
+        raise InputError(file, f'expected a {ndim}-D integer array, got {found}')
+    return array.astype(np.int64)
+
+
+def _read_paths(file: Path) -> list[str]:
+    """The image paths of ``paths.txt``, one a line."""
+    try:
+        text = file.read_text(encoding='utf-8')
+    except UnicodeDecodeError as error:
+        raise InputError(file, f'not UTF-8 text ({error.reason})') from None
+    except OSError as error:
+        raise InputError(file, f'cannot read: {error.strerror or error}') from None
+    # Split on line feeds only: a file name may hold other Unicode line breaks.
+    lines = text.split('\n')
+    return lines[:-1] if lines[-1] == '' else lines
+
+
+def _released(model: str) -> bool:
+    from rs_vlm.models.registry import get_released_weights
+
+    return get_released_weights(model) is not None
+
+
 def _describe(model: str, checkpoint: str, digest: str) -> str:
-    weights = f'{checkpoint} (sha256 {digest[:12]})' if checkpoint else 'random weights'
+    if checkpoint:
+        weights = f'{checkpoint} (sha256 {digest[:12]})'
+    else:
+        weights = 'its released weights' if _released(model) else 'random weights'
     return f'{model} with {weights}'
 
 
@@ -202,6 +307,9 @@ def _query_model(
     if loaded is not None:
         return load_for_prediction(manifest['model'], loaded=loaded)
     stored = manifest['checkpoint']
+    if not stored and _released(manifest['model']):
+        # released weights by name (RemoteCLIP-ViT-B-32): the registry fetches the same file
+        return load_for_prediction(manifest['model'], None, device)
     if not stored:
         raise ValueError(
             f'{archive.path}: the index was built with random weights ({manifest["model"]}), '

@@ -12,15 +12,21 @@ from rs_vlm.reliability.nonfinite_loss import (
     batch_source_files,
 )
 from rs_vlm.reliability.preemption import SIGTERM_EXIT_CODE, PreemptionCheckpoint
-from rs_vlm.reliability.skipped_inputs import SkippedInputCounter
+from rs_vlm.reliability.skipped_inputs import (
+    EmptyBatchGuard,
+    SkippedBatchesError,
+    SkippedInputCounter,
+)
 
 __all__ = [
     'SIGTERM_EXIT_CODE',
     'AtomicCheckpointIO',
+    'EmptyBatchGuard',
     'NonFiniteLossError',
     'NonFiniteLossGuard',
     'NonFinitePolicy',
     'PreemptionCheckpoint',
+    'SkippedBatchesError',
     'SkippedInputCounter',
     'apply_pending_dataloader_state',
     'batch_source_files',

@@ -704,13 +704,19 @@ def _use_callback(callback_class: type) -> None:
     assert trainer.global_step == 2
     logged = float(trainer.callback_metrics['val/synthetic/pair_similarity'])
     assert -1.0 <= logged <= 1.0
-    # The same number by hand: CLIP-normalised images, each caption against its own image.
+    # The same number by hand: open_clip's evaluation transform on each image as a PIL image,
+    # each caption against its own image.
     module.eval()
-    mean = torch.tensor(callback.mean).view(1, 3, 1, 1)
-    std = torch.tensor(callback.std).view(1, 3, 1, 1)
-    images = torch.stack([dataset[i]['image'] for i in range(len(dataset))]) / 255.0
+    import open_clip
+
+    preprocess = open_clip.image_transform(module.model.visual.image_size[0], is_train=False)
+    pils = [
+        Image.fromarray(dataset[i]['image'].round().byte().permute(1, 2, 0).numpy())
+        for i in range(len(dataset))
+    ]
+    images = torch.stack([preprocess(image) for image in pils])
     with torch.no_grad():
-        image_features = F.normalize(module.model.encode_image((images - mean) / std), dim=-1)
+        image_features = F.normalize(module.model.encode_image(images), dim=-1)
         text_features = F.normalize(
             module.model.encode_text(module.tokenizer(dataset.captions)), dim=-1
         )

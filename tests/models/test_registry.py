@@ -94,8 +94,8 @@ def test_models_command_lists_the_registry_and_the_cache(
 
 
 def test_datamodule_helpers_follow_a_released_name() -> None:
-    from rs_vlm.models import get_tokenizer
     from rs_vlm.datamodules.model_inputs import model_input_size
+    from rs_vlm.models import get_tokenizer
 
     tokens = get_tokenizer('RemoteCLIP-RN50')(['a harbour'])
     assert tokens.shape == (1, 77)

@@ -118,3 +118,23 @@ def test_checkpoint_identity_is_stored(tmp_path: Path, tiny_model: LoadedModel) 
         'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'  # sha256('abc')
     )
     assert checkpoint_sha256(None) == ''
+
+
+def test_damaged_index_folders_are_reported(
+    tmp_path: Path, tiny_model: LoadedModel, image_folder: Path
+) -> None:
+    output = tmp_path / 'index'
+    _index(output, tiny_model, images=image_folder)
+    manifest = (output / 'manifest.json').read_text()
+    (output / 'manifest.json').write_text('{"format": "rs-vlm-archive-index/1", ')
+    with pytest.raises(InputError, match=r'manifest\.json, line 1: not valid JSON'):
+        load_archive_index(output)
+    (output / 'manifest.json').write_text(json.dumps({'format': 'something-else'}))
+    with pytest.raises(InputError, match="key 'format': expected format"):
+        load_archive_index(output)
+    (output / 'manifest.json').write_text(manifest)
+    (output / 'index.faiss').write_bytes((output / 'index.faiss').read_bytes()[:100])
+    with pytest.raises(InputError, match=r'index\.faiss: unreadable FAISS index'):
+        load_archive_index(output)
+    with pytest.raises(InputError, match='no such index folder'):
+        load_archive_index(tmp_path / 'missing')

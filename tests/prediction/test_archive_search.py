@@ -225,3 +225,23 @@ def test_cli_search_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[
         rs_vlm_main(
             ['predict', 'search', '--embeddings', 'b', '--query', 'x', '--geojson', 'h.geojson']
         )
+
+
+def test_index_of_released_weights_reloads_them_by_name(
+    raster_index: Path, tiny_model: LoadedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rs_vlm.prediction.archive_search as archive_search
+
+    archive = load_archive_index(raster_index)
+    archive.manifest = {**archive.manifest, 'model': 'RemoteCLIP-ViT-B-32'}
+    calls = []
+
+    def fake_load(model_name, checkpoint=None, device='cpu', **options):
+        calls.append((model_name, checkpoint))
+        return tiny_model
+
+    monkeypatch.setattr(archive_search, 'load_for_prediction', fake_load)
+    hits = search_archive(archive, 'a harbour', k=2)
+    assert calls == [('RemoteCLIP-ViT-B-32', None)] and len(hits) == 2
+    with pytest.raises(ModelMismatchError, match='RemoteCLIP-ViT-B-32 with its released weights'):
+        search_archive(archive, 'a harbour', model_name='RemoteCLIP-RN50')

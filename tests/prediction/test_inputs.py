@@ -73,13 +73,16 @@ def test_captions(tmp_path: Path) -> None:
 
 
 def test_find_images(tmp_path: Path) -> None:
-    for name in ['b/z.TIF', 'b/y.jpeg', 'a.png', 'c/readme.md', 'c/x.bmp']:
+    # .bmp too: predict reads every suffix the datasets read (rs_vlm.image_files)
+    for name in ['b/z.TIF', 'b/y.jpeg', 'a.png', 'c/x.bmp', 'd/readme.md', 'd/w.webp.txt']:
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(b'')
     found = find_images(tmp_path)
-    assert [p.relative_to(tmp_path).as_posix() for p in found] == ['a.png', 'b/y.jpeg', 'b/z.TIF']
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == [
+        'a.png', 'b/y.jpeg', 'b/z.TIF', 'c/x.bmp'
+    ]  # fmt: skip
     assert find_images([tmp_path / 'c' / 'x.bmp', tmp_path / 'b']) == [
         tmp_path / 'c' / 'x.bmp', tmp_path / 'b' / 'y.jpeg', tmp_path / 'b' / 'z.TIF'
     ]  # fmt: skip
-    with pytest.raises(InputError, match=r'c: no image files found; expected .*\.jpg'):
-        find_images(tmp_path / 'c')
+    with pytest.raises(InputError, match=r'd: no image files found; expected .*\.bmp.*\.jpg'):
+        find_images(tmp_path / 'd')

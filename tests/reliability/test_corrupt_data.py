@@ -1,17 +1,22 @@
 """A corpus with 1% corrupt images and a decompression bomb trains to the end with
-``on_error='skip'``; the number of skipped images is logged and equals the number planted."""
+``on_error='skip'``; the number of skipped images is logged and equals the number planted. A
+batch whose every image is unreadable skips its step (counted), or stops the run with a clear
+error once too many steps were skipped."""
 
 import csv
 from pathlib import Path
 
 import pytest
+import torch
 from corpus_helpers import write_caption_corpus
+from lightning.pytorch import Callback
 from lightning.pytorch.loggers import CSVLogger
 from PIL import Image
 
 from rs_vlm.datamodules import CaptionDataModule
 from rs_vlm.modules import RemoteCLIPModule
-from rs_vlm.reliability import SkippedInputCounter
+from rs_vlm.reliability import SkippedBatchesError, SkippedInputCounter
+from rs_vlm.samplers.epoch_random import EpochRandomSampler
 
 IMAGES = 200
 
@@ -63,3 +68,79 @@ def test_one_percent_corrupt_images_and_a_bomb_are_skipped_and_counted(
     with open(Path(trainer.logger.log_dir) / 'metrics.csv', newline='') as handle:
         rows = [row for row in csv.DictReader(handle) if row.get('train/skipped_inputs')]
     assert float(rows[-1]['train/skipped_inputs']) == len(planted)
+
+
+def _corrupt_images_of_batch(csv_path: Path, batch: int, batch_size: int, size: int) -> list[Path]:
+    """Overwrite every image of training batch ``batch`` (epoch 0, seed 0) with non-image bytes."""
+    order = EpochRandomSampler(size, seed=0).order()
+    paths = [csv_path.parent / 'images' / f'img_{i:03d}.jpg' for i in order]
+    corrupt = paths[batch * batch_size : (batch + 1) * batch_size]
+    for path in corrupt:
+        path.write_bytes(b'not an image')
+    return corrupt
+
+
+class _WeightsPerStep(Callback):
+    """Record whether each training batch changed the weights."""
+
+    def __init__(self) -> None:
+        self.changed: list[bool] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.before = [p.detach().clone() for p in pl_module.parameters()]
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        after = list(pl_module.parameters())
+        self.changed.append(any(not torch.equal(a, b) for a, b in zip(after, self.before)))
+
+
+def _fit_tiny(tmp_path: Path, quiet_trainer, csv_path: Path, max_skipped_fraction: float):
+    datamodule = CaptionDataModule(
+        train_csv=csv_path, image_size=32, batch_size=4, tokenizer='rs-vit-tiny', on_error='skip'
+    )
+    module = RemoteCLIPModule(
+        'rs-vit-tiny',
+        lr=1e-3,
+        warmup_steps=1,
+        nonfinite_max_skipped_fraction=max_skipped_fraction,
+    )
+    counter, weights = SkippedInputCounter(), _WeightsPerStep()
+    trainer = quiet_trainer(
+        max_epochs=1,
+        logger=CSVLogger(tmp_path, name='logs'),
+        log_every_n_steps=1,
+        callbacks=[counter, weights],
+    )
+    return datamodule, module, counter, weights, trainer
+
+
+@pytest.mark.torchgeo
+def test_an_all_bad_batch_is_a_counted_skipped_step(tmp_path: Path, quiet_trainer) -> None:
+    csv_path = write_caption_corpus(tmp_path / 'data', 12, size=32)
+    corrupt = _corrupt_images_of_batch(csv_path, batch=1, batch_size=4, size=12)
+    datamodule, module, counter, weights, trainer = _fit_tiny(
+        tmp_path, quiet_trainer, csv_path, 0.5
+    )
+    trainer.fit(module, datamodule)
+    assert trainer.state.finished
+    # 3 batches: the readable ones update the weights, the all-bad one is skipped and counted
+    assert weights.changed == [True, False, True]
+    assert module.empty_batch_guard.num_skipped == 1
+    assert module.empty_batch_guard.num_steps == 3
+    assert counter.total == len(corrupt) == 4
+    with open(Path(trainer.logger.log_dir) / 'metrics.csv', newline='') as handle:
+        rows = {row['step']: row for row in csv.DictReader(handle)}
+    assert rows['0']['train/empty_batches_skipped'] == ''
+    assert float(rows['1']['train/empty_batches_skipped']) == 1
+    assert float(rows['1']['train/skipped_inputs']) == 4
+
+
+@pytest.mark.torchgeo
+def test_too_many_all_bad_batches_stop_the_run_with_a_clear_error(
+    tmp_path: Path, quiet_trainer
+) -> None:
+    csv_path = write_caption_corpus(tmp_path / 'data', 12, size=32)
+    _corrupt_images_of_batch(csv_path, batch=1, batch_size=4, size=12)
+    datamodule, module, _, _, trainer = _fit_tiny(tmp_path, quiet_trainer, csv_path, 0.1)
+    with pytest.raises(SkippedBatchesError, match=r'1 of 3 training steps .* unreadable'):
+        trainer.fit(module, datamodule)

@@ -40,6 +40,8 @@ from rs_vlm.conversion import (
     read_coco,
     read_csv_boxes,
     read_dota,
+    read_levir,
+    read_stanford_drone,
     read_visdrone,
     read_voc,
     read_yolo,
@@ -52,6 +54,7 @@ from rs_vlm.datasets.webdataset_shards import WebDatasetShards
 from rs_vlm.errors import CheckpointError, InputError
 from rs_vlm.io.decoding import decode_image_bytes, load_image
 from rs_vlm.models.checkpoint import read_state_dict
+from rs_vlm.prediction.archive_search import load_archive_index
 from rs_vlm.prediction.embed import load_embeddings
 from rs_vlm.prediction.inputs import read_captions, read_class_names, read_templates
 from rs_vlm.reliability.config_size import check_config_text
@@ -418,6 +421,142 @@ def test_embeddings_reader(
         result = run_reader(lambda: load_embeddings(path), path)
         if not isinstance(result, InputError):
             assert result.image_features.shape[0] == len(result.image_files)
+
+
+# -- Archive indexes ---------------------------------------------------------------------------
+
+_INDEX_VECTORS = np.eye(3, 4, dtype=np.float32)
+
+
+def _index_bytes() -> bytes:
+    import faiss
+
+    index = faiss.IndexFlatIP(4)
+    index.add(_INDEX_VECTORS)
+    return faiss.serialize_index(index).tobytes()
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+INDEX_FILE = _index_bytes()
+ARCHIVE_MANIFEST = {
+    'format': 'rs-vlm-archive-index/1', 'model': 'rs-vit-tiny', 'checkpoint': '',
+    'checkpoint_sha256': '', 'dim': 4, 'count': 3, 'index_type': 'flat',
+    'description': 'Flat', 'search_parameters': {'nprobe': 32, 'efSearch': 128, 'k_factor': 8},
+    'skipped': [],
+}  # fmt: skip
+ARCHIVE_SOURCES = {
+    'images': {'kind': 'images', 'count': 3},
+    'raster': {'kind': 'raster', 'count': 3, 'window': 8, 'stride': 8,
+               'transform': [1.0, 0.0, 0.0, 0.0, -1.0, 16.0]},
+}  # fmt: skip
+ARCHIVE_FILES = {
+    'index.faiss': INDEX_FILE,
+    'ids.npy': _npy_bytes(np.arange(3, dtype=np.int64)),
+    'paths.txt': b'/data/a.jpg\n/data/b.jpg\n/data/c.jpg\n',
+    'windows.npy': _npy_bytes(np.array([[0, 0], [0, 8], [8, 0]], dtype=np.int64)),
+}
+INDEX_ARRAYS = hnp.arrays(
+    dtype=st.sampled_from([np.int64, np.int32, np.uint8, np.float32, np.bool_, np.dtype('<U2')]),
+    shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4),
+)  # fmt: skip
+MANIFEST_VALUES = st.one_of(JSON_VALUES, st.integers(-(2**70), 2**70), st.just('x'))
+
+
+@st.composite
+def archive_folder(draw: st.DrawFn) -> dict[str, bytes | None]:
+    """The files of an index folder: each valid, mutated, replaced by an array, or absent."""
+    kind = draw(st.sampled_from(sorted(ARCHIVE_SOURCES)))
+    manifest: dict[str, Any] = {**ARCHIVE_MANIFEST, 'source': dict(ARCHIVE_SOURCES[kind])}
+    for key in draw(st.lists(st.sampled_from([*manifest, 'source.window', 'source.transform',
+                                              'source.kind', 'search_parameters.nprobe']),
+                             max_size=3)):  # fmt: skip
+        target, _, inner = key.partition('.')
+        container = manifest.get(target) if inner else manifest
+        if isinstance(container, dict):
+            if draw(st.booleans()):
+                container.pop(inner or target, None)
+            else:
+                container[inner or target] = draw(MANIFEST_VALUES)
+    files: dict[str, bytes | None] = {'manifest.json': json.dumps(manifest).encode()}
+    files.update(ARCHIVE_FILES)
+    for name in draw(st.lists(st.sampled_from(sorted(files)), max_size=2)):
+        action = draw(st.integers(0, 2))
+        if action == 0:
+            files[name] = None
+        elif action == 1 or not name.endswith('.npy'):
+            files[name] = draw(st.one_of(mutated(files[name] or b''), JSON_TEXT.map(str.encode)))
+        else:
+            files[name] = _npy_bytes(draw(INDEX_ARRAYS))
+    return files
+
+
+@SETTINGS
+@given(files=archive_folder())
+def test_archive_index_reader(files: dict[str, bytes | None]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        for name, content in files.items():
+            if content is not None:
+                _write(folder, name, content)
+        paths = [Path(folder) / name for name in files]
+        archive = run_reader(lambda: load_archive_index(folder), Path(folder), *paths)
+        if isinstance(archive, InputError):
+            return
+        # A loaded index answers queries: every hit maps to a listed image or a window.
+        _, items = archive.search_vectors(_INDEX_VECTORS[:1], k=3)
+        for item in items[0][items[0] >= 0]:
+            if archive.paths is not None:
+                assert archive.paths[item]
+            else:
+                assert len(archive.window_bounds(int(item))) == 4
+
+
+# -- LEVIR and Stanford Drone annotations ------------------------------------------------------
+
+
+@SETTINGS
+@given(content=mutated('1 10 20 110 90\n2 300 200 400 260\n\n3 0 0 800 600\n'))
+def test_levir_reader(content: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = _write(folder, 'scene_001.txt', content)
+        Image.new('RGB', (80, 60)).save(Path(folder) / 'scene_001.jpg')
+        run_reader(lambda: read_levir(path), path)
+        run_reader(lambda: read_levir(path, classes=['ship']), path)
+
+
+SDD_TEMPLATE = (
+    '0 10 10 30 40 0 0 0 0 "Pedestrian"\n0 12 10 32 40 1 0 0 1 "Pedestrian"\n'
+    '1 50 20 70 44 0 1 0 0 "Biker"\n2 5 5 20 20 2 0 1 0 "Car"\n'
+)
+
+
+def _sdd_video(folder: Path) -> None:
+    import cv2
+
+    target = folder / 'videos' / 'gates' / 'video0' / 'video.mov'
+    target.parent.mkdir(parents=True)
+    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*'mp4v'), 30, (64, 48))
+    for level in (40, 120, 200):
+        writer.write(np.full((48, 64, 3), level, np.uint8))
+    writer.release()
+
+
+@FEW
+@given(content=mutated(SDD_TEMPLATE), stride=st.sampled_from([1, 2, 30]), video=st.booleans())
+def test_stanford_drone_reader(content: bytes, stride: int, video: bool) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        annotations = Path(folder) / 'annotations' / 'gates' / 'video0'
+        annotations.mkdir(parents=True)
+        path = _write(str(annotations), 'annotations.txt', content)
+        if video:
+            _sdd_video(Path(folder))
+        frames = Path(folder) / 'frames'
+        run_reader(lambda: read_stanford_drone(path, frames=frames, stride=stride), path)
+        run_reader(lambda: read_stanford_drone(path, frames=frames, stride=stride, errors=[]), path)
 
 
 # -- Checkpoints -------------------------------------------------------------------------------

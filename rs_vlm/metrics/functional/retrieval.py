@@ -5,49 +5,83 @@ The official ``retrieval.py`` builds ``scores = text_features @ image_features.T
 candidates and the query is a hit when at least one of them is a positive. This is the
 *hit rate* (torchmetrics ``RetrievalHitRate``), not the true recall of ``RetrievalRecall``.
 
-Here ``torch.topk`` runs once per direction, for the largest K, and each query is decided from
-its top values and the score ``m`` of its best positive: with ``g`` candidates above ``m`` and
-``e`` at exactly ``m``, it is a hit at K when ``g + e <= K`` and a miss when ``g >= K``,
-whatever ``topk`` does with ties. Only a query whose tie crosses the K boundary is re-run as
+Instead of a ``topk`` per query and K, each query is decided by counting: with ``m`` the score
+of its best positive, ``g`` the candidates scoring above ``m`` and ``e`` those scoring exactly
+``m``, it is a hit at K when ``g + e <= K`` and a miss when ``g >= K``, whatever ``topk`` does
+with ties. Only a query whose tie crosses the K boundary is re-run as
 ``torch.topk(its scores, K)``, so ties are broken exactly as the official code breaks them.
 """
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch import Tensor
 
 __all__ = ['retrieval_hit_rates']
 
+# Score rows compared per step: the comparison block stays in the CPU cache.
+_ROW_BLOCK = 512
 
-def _hits(scores: Tensor, best: Tensor, is_positive: Tensor, top_k: Sequence[int]) -> list[Tensor]:
+
+def _count_against(scores: Tensor, thresholds: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+    """Per query, how many candidates score above and exactly at its threshold.
+
+    Args:
+        scores: ``[N_txt, N_img]`` scores.
+        thresholds: ``[N_txt]`` (text queries, ``dim=1``) or ``[N_img]`` (image queries,
+            ``dim=0``).
+        dim: The candidate dimension.
+
+    Returns:
+        ``(greater, equal)`` counts per query.
+    """
+    # comparisons written into one reused float block and summed: cheaper than bool masks, the
+    # block stays in cache, and the sums are exact while a count stays below 2**24
+    exact = torch.float32 if scores.shape[dim] < 2**24 else torch.float64
+    rows = min(_ROW_BLOCK, len(scores))
+    mask = torch.empty((rows, scores.shape[1]), dtype=exact, device=scores.device)
+    greater_parts, equal_parts = [], []
+    for start in range(0, len(scores), _ROW_BLOCK):
+        block = scores[start : start + _ROW_BLOCK]
+        bound = thresholds[start : start + _ROW_BLOCK, None] if dim == 1 else thresholds[None]
+        out = mask[: len(block)]
+        greater_parts.append(torch.gt(block, bound, out=out).sum(dim))
+        equal_parts.append(torch.eq(block, bound, out=out).sum(dim))
+    if dim == 1:
+        greater, equal = torch.cat(greater_parts), torch.cat(equal_parts)
+    else:
+        greater, equal = torch.stack(greater_parts).sum(0), torch.stack(equal_parts).sum(0)
+    return greater, equal
+
+
+def _hits(
+    greater: Tensor,
+    equal: Tensor,
+    top_k: Sequence[int],
+    n_candidates: int,
+    exact_hits: Callable[[Tensor, int], Tensor],
+) -> list[Tensor]:
     """Per-query hit flags for each K, equal to one ``torch.topk(scores, k)`` call per K.
 
     Args:
-        scores: ``[Q, C]`` query x candidate scores (contiguous rows).
-        best: ``[Q]`` the score of each query's best positive.
-        is_positive: ``(query indices [R], candidate indices [R, k]) -> bool [R, k]``.
+        greater: ``[Q]`` candidates scoring above the query's best positive.
+        equal: ``[Q]`` candidates scoring exactly its score (at least 1: the positive).
         top_k: The K values.
+        n_candidates: Candidates per query.
+        exact_hits: ``(query indices [R], k) -> bool [R]`` by ``torch.topk``, for the queries
+            whose best positive ties across the K boundary.
 
     Returns:
         One boolean ``[Q]`` per K.
     """
-    n_candidates = scores.shape[1]
-    # one more than the largest K: a best positive ranked exactly K is then decided by counting
-    window = torch.topk(scores, min(max(top_k) + 1, n_candidates), dim=1).values
-    greater = (window > best[:, None]).sum(1)
-    at_least = (window >= best[:, None]).sum(1)
-    # every candidate scoring >= best is in the window unless the window is full of them
-    complete = at_least < window.shape[1]
     hits = []
     for k in top_k:
         k = min(k, n_candidates)
-        hit = complete & (at_least <= k) | (k == n_candidates)
+        hit = greater + equal <= k
         undecided = (~hit & (greater < k)).nonzero().flatten()
-        if len(undecided):  # a tie with the best positive across the K boundary
-            picked = torch.topk(scores[undecided], k, dim=1).indices
-            hit[undecided] = is_positive(undecided, picked).any(dim=1)
+        if len(undecided):
+            hit[undecided] = exact_hits(undecided, k)
         hits.append(hit)
     return hits
 
@@ -61,15 +95,17 @@ def _both_directions(
     positive = scores[torch.arange(n_texts, device=scores.device), caption_to_image]
     best_caption = torch.full((n_images,), -torch.inf, dtype=scores.dtype, device=scores.device)
     best_caption.scatter_reduce_(0, caption_to_image, positive, 'amax')
-    t2i = _hits(
-        scores, positive, lambda rows, picked: picked == caption_to_image[rows, None], top_k
-    )
-    i2t = _hits(
-        scores.T.contiguous(),  # topk reads rows: one copy beats a strided topk
-        best_caption,
-        lambda rows, picked: caption_to_image[picked] == rows[:, None],
-        top_k,
-    )
+
+    def t2i_exact(rows: Tensor, k: int) -> Tensor:
+        picked = torch.topk(scores[rows], k, dim=1).indices
+        return (picked == caption_to_image[rows, None]).any(dim=1)
+
+    def i2t_exact(rows: Tensor, k: int) -> Tensor:
+        picked = torch.topk(scores[:, rows].T, k, dim=1).indices
+        return (caption_to_image[picked] == rows[:, None]).any(dim=1)
+
+    t2i = _hits(*_count_against(scores, positive, 1), top_k, n_images, t2i_exact)
+    i2t = _hits(*_count_against(scores, best_caption, 0), top_k, n_texts, i2t_exact)
     return t2i, i2t
 
 
