@@ -158,6 +158,8 @@ def _thumbnail(image: Tensor) -> np.ndarray:
 
 
 def _run_retrieval(run: _Run, data_root: Path) -> None:
+    from torchgeo.datasets import DatasetNotFoundError  # with the datasets, not at import
+
     for name, (folder, class_name) in RETRIEVAL_FOLDERS.items():
         root = _benchmark_folder(data_root, folder)
         if not root.is_dir():
@@ -165,6 +167,16 @@ def _run_retrieval(run: _Run, data_root: Path) -> None:
             continue
         try:
             dataset = _dataset_class(class_name)(root, split='test', image_size=None)
+        except DatasetNotFoundError as error:
+            if root.name == folder:
+                run.error('retrieval', name, error)
+            else:  # the training data root's folder may hold the train split alone
+                run.skip('retrieval', name, f'{root} holds no test split ({error})')
+            continue
+        except Exception as error:
+            run.error('retrieval', name, error)
+            continue
+        try:
             images = run.encoder.images(dataset).features
             texts = run.encoder.texts(list(dataset.captions))
             recalls = retrieval_hit_rates(images, texts, dataset.caption_to_image)

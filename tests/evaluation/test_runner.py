@@ -228,3 +228,23 @@ def test_evaluate_finds_the_benchmarks_under_the_training_data_root_names(tmp_pa
     assert report['retrieval']['RSITMD']['ours']['i2t_r5'] == 100.0  # 10 captions, 5 positives
     skipped = {(s['dataset'], s['reason']) for s in report['skipped']}
     assert ('UCM', f'folder {root / "ucm"} (or {root / "UCM-Captions"}) not found') in skipped
+
+
+def test_a_training_data_root_folder_without_a_test_split_is_skipped(tmp_path, checkpoint):
+    root = tmp_path / 'data'
+    save_png(root / 'RSICD' / 'images' / 'a.png', 0)  # a train-only copy (prepare reads it)
+    (root / 'RSICD' / 'train_filename.txt').write_text('a.png\n')
+    (root / 'RSICD' / 'train_caps.txt').write_text('a caption\n' * 5)
+    save_png(root / 'rsitmd' / 'images' / 'b.png', 1)
+    (root / 'rsitmd' / 'dataset_rsitmd.json').write_text(json.dumps({'images': []}))
+    out = tmp_path / 'report'
+    rc = rs_vlm_main(
+        ['evaluate', '--model', 'rs-vit-tiny', '--checkpoint', str(checkpoint), '--data-root',
+         str(root), '--output', str(out), '--suite', 'retrieval', '--no-tensorboard']
+    )  # fmt: skip
+    report = json.loads((out / 'report.json').read_text())
+    reasons = {s['dataset']: s['reason'] for s in report['skipped']}
+    assert reasons['RSICD'].startswith(f'{root / "RSICD"} holds no test split')
+    errors = {e['dataset'] for e in report['errors']}
+    assert 'RSICD' not in errors and 'RSITMD' in errors  # our own folder name stays strict
+    assert rc == 1
