@@ -165,8 +165,21 @@ class RemoteCLIPModule(LightningModule):
                 f"the model's tokenizer (datamodule tokenizer: {self.hparams.model_name!r})"
             )
 
+    def _check_image_size(self, images: Tensor) -> None:
+        # open_clip's ViT and ResNet towers have fixed-size positional embeddings: another size
+        # fails deep inside the model with an unrelated tensor-size message.
+        size = getattr(getattr(self.model, 'visual', None), 'image_size', None)
+        expected = (size, size) if isinstance(size, int) else size
+        if isinstance(expected, tuple) and images.ndim == 4 and images.shape[-2:] != expected:
+            raise ConfigError(
+                f'image batches are {images.shape[-2]}x{images.shape[-1]} px, but model '
+                f'{self.hparams.model_name!r} takes {expected[0]}x{expected[1]} px; set the '
+                f'datamodule image_size to {expected[0]} (or its tokenizer to the model name)'
+            )
+
     def _shared_step(self, batch: dict[str, Any], stage: str) -> Tensor:
         self._check_text_length(batch['text'])
+        self._check_image_size(batch['image'])
         image_features, text_features, logit_scale = self(batch['image'], batch['text'])
         loss = self.loss_fn(image_features, text_features, logit_scale)
         batch_size = batch['image'].shape[0]
