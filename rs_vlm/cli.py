@@ -5,6 +5,7 @@
 part of the package it belongs to; they are imported only when called so each starts fast.
 """
 
+import difflib
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
@@ -51,6 +52,12 @@ Run 'rs-vlm <command> --help' for the options of one command.
 """
 
 
+PREDICT_HELP = f"""rs-vlm predict <action> [options]: {', '.join(PREDICT_ACTIONS)}
+  (run 'rs-vlm predict <action> --help' for the options of one action)
+rs-vlm predict --config FILE.yaml: Lightning's predict, whose options follow.
+"""
+
+
 def _resolve(target: str) -> Callable[[list[str]], int]:
     module_name, function_name = target.split(':')
     return getattr(import_module(module_name), function_name)
@@ -74,6 +81,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(_resolve(SUBCOMMANDS[command])(rest) or 0)
     if command == 'predict' and rest and rest[0] in PREDICT_ACTIONS:
         return int(_resolve(PREDICT_ACTIONS[rest[0]])(rest[1:]) or 0)
+    if command == 'predict' and rest and not rest[0].startswith('-'):
+        # Lightning's predict takes options only: a word here is a mistyped action.
+        close = difflib.get_close_matches(rest[0], PREDICT_ACTIONS, n=2)
+        hint = f' (did you mean {" or ".join(close)}?)' if close else ''
+        print(
+            f'rs-vlm predict: unknown action {rest[0]!r}{hint}; expected one of '
+            f"{', '.join(PREDICT_ACTIONS)}, or --config FILE.yaml for Lightning's predict",
+            file=sys.stderr,
+        )
+        return 2
+    if command == 'predict' and rest and rest[0] in ('-h', '--help'):
+        print(PREDICT_HELP)
     if command in LIGHTNING_SUBCOMMANDS:
         from rs_vlm.lightning_cli import run_lightning_cli
 

@@ -14,6 +14,7 @@ Examples::
 
 import argparse
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from rs_vlm.errors import AnnotationError, OutputPathError
 from rs_vlm.output_paths import check_output_paths
 
 from .convert import convert_annotations, read_class_map, read_name_list
-from .formats import FORMATS
+from .formats import ANNOTATION_SUFFIXES, FORMATS, annotation_files
 from .mask_to_box import NAMED_MASK_FORMATS
 from .stanford_drone import DEFAULT_FRAME_STRIDE
 
@@ -133,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 '--class-names': args.class_names,
             },
         )
+        _require_annotation_files(args.format, Path(args.annotations))
         summary = convert_annotations(
             args.format,
             args.annotations,
@@ -171,7 +173,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         f'{dict(summary.skipped)}',
         file=sys.stderr,
     )
+    if summary.images == 0:
+        print(
+            f'rs-vlm convert: error: no image was converted; {args.output} holds no caption '
+            '(see the errors in the summary JSON)',
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def _require_annotation_files(format: str, annotations: Path) -> None:
+    """Refuse a folder without any file of the format (a wrong ``--format`` or folder)."""
+    if not annotations.is_dir() or annotation_files(format, annotations):
+        return
+    found = Counter(p.suffix.lower() for p in annotations.rglob('*') if p.is_file())
+    seen = ', '.join(f'{count} {suffix or "(no suffix)"}' for suffix, count in found.most_common(4))
+    raise AnnotationError(
+        annotations,
+        f'no {"/".join(ANNOTATION_SUFFIXES[format])} file ({format} annotations) in this folder '
+        f'or below; found {seen or "no files"}. Check --format and --annotations',
+    )
 
 
 def dedup_main(argv: Sequence[str] | None = None) -> int:

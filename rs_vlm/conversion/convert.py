@@ -22,7 +22,7 @@ from rs_vlm.output_paths import check_output_paths
 from .annotated_image import AnnotatedImage
 from .box_to_caption import DEFAULT_CLASS_NAMES, B2CConfig, boxes_to_captions_batch
 from .corpus_writer import ConversionSummary, CorpusWriter, corpus_path
-from .formats import ReaderOptions, annotation_files, read_annotation_file
+from .formats import ANNOTATION_SUFFIXES, ReaderOptions, annotation_files, read_annotation_file
 from .mask_files import MaskSettings
 from .reader_utils import ImageNotFoundError, read_lines
 from .stanford_drone import DEFAULT_FRAME_STRIDE
@@ -231,6 +231,46 @@ def _b2c_config(
     return config
 
 
+def _corpus_kind(output: Path, jsonl: bool | None) -> bool:
+    """Whether to write JSON lines; the suffix must say what the file holds.
+
+    Our datamodules and open_clip pick the reader by suffix, so JSON lines in a ``.csv`` (or a
+    CSV in a ``.txt``) would be misread or refused at training time.
+    """
+    suffix = output.suffix.lower()
+    if suffix not in ('.csv', '.tsv', '.jsonl'):
+        raise OutputPathError(
+            output, f'unknown corpus suffix {output.suffix!r}: expected .csv, .tsv or .jsonl'
+        )
+    if jsonl is None:
+        return suffix == '.jsonl'
+    if jsonl != (suffix == '.jsonl'):
+        wanted = 'JSON lines need a .jsonl name' if jsonl else 'a .jsonl name needs JSON lines'
+        raise OutputPathError(output, f'{wanted} (readers pick the format by suffix)')
+    return jsonl
+
+
+def _refuse_outputs_read_as_annotations(
+    format: str, annotations: Path, outputs: Mapping[str, Path]
+) -> None:
+    """Refuse an output inside the annotation folder with a suffix the format reads there.
+
+    Such an output would overwrite an annotation file, or be read back as one on the next run.
+    """
+    if not annotations.is_dir():
+        return
+    folder = annotations.resolve()
+    for option, path in outputs.items():
+        target = path.resolve()
+        if folder in target.parents and target.suffix.lower() in ANNOTATION_SUFFIXES[format]:
+            raise OutputPathError(
+                path,
+                f'{option} lies inside the annotations folder {annotations} and has the '
+                f'suffix {target.suffix!r} of {format} annotation files: it would overwrite '
+                'one or be read as one. Choose an output outside that folder',
+            )
+
+
 def convert_annotations(
     format: str,
     annotations: str | Path,
@@ -327,6 +367,9 @@ def convert_annotations(
         for p in (annotations, *_folders(images))
     ):
         raise OutputPathError(frame_folder, 'the frames folder must not be inside an input')
+    _refuse_outputs_read_as_annotations(
+        format, annotations, {'output': output, 'summary': summary_path}
+    )
     if on_error not in ('raise', 'skip'):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     if workers < 1:
@@ -343,7 +386,7 @@ def convert_annotations(
         )
     except ValueError as error:
         raise AnnotationError(annotations, str(error)) from None
-    jsonl = output.suffix.lower() == '.jsonl' if jsonl is None else jsonl
+    jsonl = _corpus_kind(output, jsonl)
     result = ConversionSummary()
     seen: set[str] = set()
     batch: list[tuple[str, AnnotatedImage]] = []

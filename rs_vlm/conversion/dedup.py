@@ -284,6 +284,11 @@ def dedup_cli(argv: Sequence[str] | None = None) -> int:
         )
         train = _images_in(args.train)
         test = _images_in(args.test)
+        for option, paths, found in (('--train', args.train, train), ('--test', args.test, test)):
+            if not found:  # a wrong folder would otherwise silently drop nothing
+                raise AnnotationError(
+                    paths[0], f'{option} holds no image (folders are searched recursively)'
+                )
         show = not args.no_progress and sys.stderr.isatty()
         train_hashes, train_kept = hash_images(train, errors=errors, progress=show)
         test_hashes, test_kept = hash_images(test, errors=errors, progress=show)

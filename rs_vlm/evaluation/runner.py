@@ -60,6 +60,30 @@ logger = logging.getLogger('rs_vlm.evaluation')
 RETRIEVAL_FOLDERS = {'RSITMD': ('rsitmd', 'RSITMD'), 'RSICD': ('rsicd', 'RSICD'),
                      'UCM': ('ucm', 'UCMCaptions')}  # fmt: skip
 COUNT_FOLDER = 'remotecount'
+#: The recipe's spellings of the same folders (``rs-vlm prepare`` / training data root).
+RECIPE_FOLDERS = {'rsitmd': 'RSITMD', 'rsicd': 'RSICD', 'ucm': 'UCM-Captions',
+                  'remotecount': 'RemoteCount'}  # fmt: skip
+
+
+def _benchmark_folder(data_root: Path, folder: str, recipe_name: str | None = None) -> Path:
+    """The benchmark's folder: ours (lower case) or the training data root's spelling.
+
+    One data root then serves ``rs-vlm prepare``, training and ``rs-vlm evaluate``. When
+    neither exists, ours is returned (the skip message names it and the alternative).
+    """
+    for name in (folder, recipe_name or RECIPE_FOLDERS.get(folder)):
+        if name is not None and (data_root / name).is_dir():
+            return data_root / name
+    return data_root / folder
+
+
+def _not_found(root: Path, recipe_name: str | None = None) -> str:
+    alternative = recipe_name or RECIPE_FOLDERS.get(root.name)
+    if alternative is None or alternative == root.name:
+        return f'folder {root} not found'
+    return f'folder {root} (or {root.parent / alternative}) not found'
+
+
 PROBE_SUITES = ('knn', 'linear', 'few-shot')
 
 
@@ -134,13 +158,25 @@ def _thumbnail(image: Tensor) -> np.ndarray:
 
 
 def _run_retrieval(run: _Run, data_root: Path) -> None:
+    from torchgeo.datasets import DatasetNotFoundError  # with the datasets, not at import
+
     for name, (folder, class_name) in RETRIEVAL_FOLDERS.items():
-        root = data_root / folder
+        root = _benchmark_folder(data_root, folder)
         if not root.is_dir():
-            run.skip('retrieval', name, f'folder {root} not found')
+            run.skip('retrieval', name, _not_found(root))
             continue
         try:
             dataset = _dataset_class(class_name)(root, split='test', image_size=None)
+        except DatasetNotFoundError as error:
+            if root.name == folder:
+                run.error('retrieval', name, error)
+            else:  # the training data root's folder may hold the train split alone
+                run.skip('retrieval', name, f'{root} holds no test split ({error})')
+            continue
+        except Exception as error:
+            run.error('retrieval', name, error)
+            continue
+        try:
             images = run.encoder.images(dataset).features
             texts = run.encoder.texts(list(dataset.captions))
             recalls = retrieval_hit_rates(images, texts, dataset.caption_to_image)
@@ -165,9 +201,9 @@ def _run_retrieval(run: _Run, data_root: Path) -> None:
 
 
 def _scene(run: _Run, suite: str, name: str, cls: Any, data_root: Path, split: str) -> Any:
-    root = data_root / name.lower()
+    root = _benchmark_folder(data_root, name.lower(), name)
     if not root.is_dir():
-        run.skip(suite, name, f'folder {root} not found')
+        run.skip(suite, name, _not_found(root, name))
         return None
     try:
         return cls(root, split=split, on_error=run.options.on_error)
@@ -272,9 +308,9 @@ def _run_probes(run: _Run, data_root: Path, probes: list[str]) -> None:
 
 
 def _run_count(run: _Run, data_root: Path) -> None:
-    root = data_root / COUNT_FOLDER
+    root = _benchmark_folder(data_root, COUNT_FOLDER)
     if not root.is_dir():
-        run.skip('count', 'RemoteCount', f'folder {root} not found')
+        run.skip('count', 'RemoteCount', _not_found(root))
         return
     try:
         dataset = _dataset_class('RemoteCount')(root, on_error='skip')

@@ -124,6 +124,25 @@ def _write(exported: dict[str, Tensor], output: Path, config: dict[str, Any] | N
         handle.write('\n')
 
 
+def _refuse_unknown_file_suffix(output: Path) -> None:
+    """Refuse a file-like name (``model.onnx``, ``last.ckpt``) that would become a folder.
+
+    A name whose suffix is letters only and not one we write is taken for a file format we do
+    not write, not a folder; names like ``RemoteCLIP-v1.0`` and existing folders stay folders.
+    """
+    suffix = output.suffix.lower()
+    if (
+        suffix[1:].isalpha()
+        and suffix not in (*_TORCH_SUFFIXES, '.safetensors')
+        and not output.is_dir()
+    ):
+        raise OutputPathError(
+            output,
+            f'unknown export suffix {output.suffix!r}: expected a folder name (an open_clip '
+            'folder) or a .pt/.pth/.bin/.safetensors file',
+        )
+
+
 def export_checkpoint(
     checkpoint: str | Path,
     output: str | Path,
@@ -153,6 +172,7 @@ def export_checkpoint(
     checkpoint, output = Path(checkpoint), Path(output)
     if output.resolve() == checkpoint.resolve():
         raise CheckpointError(output, 'is the checkpoint being exported; choose another output')
+    _refuse_unknown_file_suffix(output)
     obj = read_checkpoint(checkpoint)
     state_dict, _ = convert_state_dict(obj, checkpoint)
     model_name = model_name or _model_name_from(obj)
@@ -225,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
+        _refuse_unknown_file_suffix(args.output)
         folder = args.output.suffix.lower() not in (*_TORCH_SUFFIXES, '.safetensors')
         check_output_paths(
             {'--output': args.output},

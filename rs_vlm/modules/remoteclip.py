@@ -165,8 +165,21 @@ class RemoteCLIPModule(LightningModule):
                 f"the model's tokenizer (datamodule tokenizer: {self.hparams.model_name!r})"
             )
 
+    def _check_image_size(self, images: Tensor) -> None:
+        # open_clip's ViT and ResNet towers have fixed-size positional embeddings: another size
+        # fails deep inside the model with an unrelated tensor-size message.
+        size = getattr(getattr(self.model, 'visual', None), 'image_size', None)
+        expected = (size, size) if isinstance(size, int) else size
+        if isinstance(expected, tuple) and images.ndim == 4 and images.shape[-2:] != expected:
+            raise ConfigError(
+                f'image batches are {images.shape[-2]}x{images.shape[-1]} px, but model '
+                f'{self.hparams.model_name!r} takes {expected[0]}x{expected[1]} px; set the '
+                f'datamodule image_size to {expected[0]} (or its tokenizer to the model name)'
+            )
+
     def _shared_step(self, batch: dict[str, Any], stage: str) -> Tensor:
         self._check_text_length(batch['text'])
+        self._check_image_size(batch['image'])
         image_features, text_features, logit_scale = self(batch['image'], batch['text'])
         loss = self.loss_fn(image_features, text_features, logit_scale)
         batch_size = batch['image'].shape[0]
@@ -191,7 +204,9 @@ class RemoteCLIPModule(LightningModule):
         """
         guard = self.empty_batch_guard
         if not guard.check(
-            not is_all_skipped(batch), step=self.global_step, all_ranks_have_samples=self._reduce()
+            not is_all_skipped(batch),
+            step=self.global_step,
+            all_ranks_have_samples=self._reduce_if_batches_can_be_empty(),
         ):
             self.log('train/empty_batches_skipped', float(guard.num_skipped))
             return None
@@ -213,6 +228,19 @@ class RemoteCLIPModule(LightningModule):
         """The strategy's all-ranks reduction of a boolean decision (None without a trainer)."""
         trainer = self._trainer
         return trainer.strategy.reduce_boolean_decision if trainer is not None else None
+
+    def _reduce_if_batches_can_be_empty(self) -> Callable[[bool], bool] | None:
+        """The all-ranks reduction, or None where no rank can get an all-skipped batch.
+
+        The reduction is a collective and a host sync on every step under DDP: a datamodule that
+        raises on bad input (``on_error='raise'``) never yields an all-skipped batch, so its
+        steps need no agreement.
+        """
+        trainer = self._trainer
+        datamodule = getattr(trainer, 'datamodule', None) if trainer is not None else None
+        if getattr(datamodule, 'on_error', None) == 'raise':
+            return None
+        return self._reduce()
 
     def _all_ranks_have_samples(self, batch: Any) -> bool:
         """Whether every rank's evaluation batch holds a sample (the loss gathers across ranks)."""

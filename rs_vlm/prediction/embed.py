@@ -399,6 +399,10 @@ def search(
         candidates.append(('image', embeddings.image_files, embeddings.image_features))
     if target in ('all', 'captions'):
         candidates.append(('caption', embeddings.captions, embeddings.caption_features))
+    if not any(len(names) for _, names, _ in candidates):  # no silent empty result
+        what = {'all': 'image or caption', 'images': 'image', 'captions': 'caption'}[target]
+        source = '' if isinstance(embeddings_file, Embeddings) else f'{embeddings_file}: '
+        raise ValueError(f'{source}the embeddings hold no {what} to search (target {target!r})')
     hits: list[SearchHit] = []
     for kind, names, features in candidates:
         if not len(names):

@@ -239,3 +239,42 @@ def test_convert_index_masks_from_npy(tmp_path):
     assert 'a building' in text and 'a road' in text
     assert rs_vlm([*args[:4], str(masks / 'empty.npy'), *args[5:], '--keep-empty']) == 0
     assert len(read_corpus(output)) == 5
+
+
+def test_convert_a_folder_without_files_of_the_format_is_an_error(tmp_path, capsys):
+    folder = tmp_path / 'Annotations'
+    folder.mkdir()
+    for name in ('a', 'b'):
+        (folder / f'{name}.xml').write_text('<annotation/>')
+    output = tmp_path / 'corpus.csv'
+    args = ['convert', '--format', 'dota', '--annotations', str(folder), '--output', str(output)]
+    assert rs_vlm([*args, '--no-progress']) == 1
+    error = capsys.readouterr().err
+    assert 'no .txt file (dota annotations) in this folder or below; found 2 .xml' in error
+    assert not output.exists()
+
+
+def test_convert_with_every_image_skipped_exits_1(tmp_path, capsys):
+    labels = dota_tree(tmp_path, {'A': f'{QUAD} ship 0\n'})
+    (tmp_path / 'images' / 'A.png').unlink()
+    output = tmp_path / 'corpus.csv'
+    args = ['convert', '--format', 'dota', '--annotations', str(labels), '--output', str(output)]
+    assert rs_vlm([*args, '--no-progress', '--on-error', 'skip']) == 1
+    assert 'no image was converted' in capsys.readouterr().err
+    assert read_corpus(output) == []
+
+
+@pytest.mark.parametrize('option', ['--train', '--test'])
+def test_dedup_refuses_a_side_without_images(tmp_path, capsys, option):
+    images = tmp_path / 'images'
+    images.mkdir()
+    Image.new('RGB', (40, 40)).save(images / 'a.png')
+    empty = tmp_path / 'captions'
+    empty.mkdir()
+    (empty / 'train_caps.txt').write_text('a caption\n')
+    sides = {'--train': images, '--test': images, option: empty}
+    output = tmp_path / 'dropped.txt'
+    argv = ['dedup', '--train', str(sides['--train']), '--test', str(sides['--test'])]
+    assert rs_vlm([*argv, '--output', str(output), '--no-progress']) == 1
+    assert f'{empty}: {option} holds no image' in capsys.readouterr().err
+    assert not output.exists()

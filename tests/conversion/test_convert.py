@@ -215,3 +215,54 @@ def test_output_equal_to_input_is_refused_before_reading(tmp_path: Path) -> None
     with pytest.raises(OutputPathError, match='output is the same file as the input annotations'):
         convert_annotations('csv', path, path, progress=False)
     assert path.read_text() == 'image_path,xmin,ymin,xmax,ymax,label\n'
+
+
+@pytest.mark.parametrize('name', ['a.xml', 'sub/corpus.xml'])
+def test_output_inside_the_annotation_folder_with_its_suffix_is_refused(
+    voc_tree: Path, name: str
+) -> None:
+    original = (voc_tree / 'Annotations' / 'a.xml').read_text()
+    with pytest.raises(OutputPathError, match='inside the annotations folder'):
+        convert_annotations(
+            'voc',
+            voc_tree / 'Annotations',
+            voc_tree / 'Annotations' / name,
+            images=voc_tree / 'JPEGImages',
+            progress=False,
+        )
+    assert (voc_tree / 'Annotations' / 'a.xml').read_text() == original
+    assert not (voc_tree / 'Annotations' / 'sub').exists()
+
+
+def test_output_inside_the_annotation_folder_with_another_suffix_is_written(
+    voc_tree: Path,
+) -> None:
+    output = voc_tree / 'Annotations' / 'corpus.csv'
+    convert_annotations(
+        'voc', voc_tree / 'Annotations', output, images=voc_tree / 'JPEGImages', progress=False
+    )
+    assert len(rows(output)) == 5
+
+
+@pytest.mark.parametrize(
+    ('name', 'jsonl', 'message'),
+    [
+        ('corpus.txt', None, "unknown corpus suffix '.txt'"),
+        ('corpus.csv', True, 'JSON lines need a .jsonl name'),
+        ('corpus.jsonl', False, 'a .jsonl name needs JSON lines'),
+    ],
+)
+def test_corpus_suffix_must_match_its_format(
+    voc_tree: Path, name: str, jsonl: bool | None, message: str
+) -> None:
+    output = voc_tree / name
+    with pytest.raises(OutputPathError, match=message):
+        convert_annotations(
+            'voc',
+            voc_tree / 'Annotations',
+            output,
+            images=voc_tree / 'JPEGImages',
+            jsonl=jsonl,
+            progress=False,
+        )
+    assert not output.exists()

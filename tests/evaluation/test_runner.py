@@ -203,3 +203,48 @@ def test_evaluate_skip_reports_missing_classes(tmp_path, checkpoint):
     assert entry['notes'][1] == 'folders matching no class, skipped: Images/swiming_pool'
     # 2 classes scored (airplane, swimming pool): top-5 covers both
     assert entry['ours']['top5'] == 100.0
+
+
+def test_evaluate_finds_the_benchmarks_under_the_training_data_root_names(tmp_path, checkpoint):
+    # the data root `rs-vlm prepare` and the recipe configs read: RSITMD/, AID/, ... (data.md)
+    root = tmp_path / 'data'
+    images = []
+    for i in range(2):
+        save_png(root / 'RSITMD' / 'images' / f'img{i}.png', i)
+        sentences = [{'raw': f'scene {i} caption {j}'} for j in range(5)]
+        images.append({'filename': f'img{i}.png', 'split': 'test', 'sentences': sentences})
+    (root / 'RSITMD' / 'dataset_rsitmd.json').write_text(json.dumps({'images': images}))
+    for c, folder in enumerate(['Airport', 'Beach']):
+        for i in range(5):
+            save_png(root / 'AID' / folder / f'{folder.lower()}_{i}.jpg', 100 + 10 * c + i)
+    out = tmp_path / 'report'
+    rc = rs_vlm_main(
+        ['evaluate', '--model', 'rs-vit-tiny', '--checkpoint', str(checkpoint), '--data-root',
+         str(root), '--output', str(out), '--suite', 'retrieval,zero-shot', '--no-tensorboard']
+    )  # fmt: skip
+    assert rc == 0
+    report = json.loads((out / 'report.json').read_text())
+    assert set(report['retrieval']) == {'RSITMD'} and set(report['zero-shot']) == {'AID'}
+    assert report['retrieval']['RSITMD']['ours']['i2t_r5'] == 100.0  # 10 captions, 5 positives
+    skipped = {(s['dataset'], s['reason']) for s in report['skipped']}
+    assert ('UCM', f'folder {root / "ucm"} (or {root / "UCM-Captions"}) not found') in skipped
+
+
+def test_a_training_data_root_folder_without_a_test_split_is_skipped(tmp_path, checkpoint):
+    root = tmp_path / 'data'
+    save_png(root / 'RSICD' / 'images' / 'a.png', 0)  # a train-only copy (prepare reads it)
+    (root / 'RSICD' / 'train_filename.txt').write_text('a.png\n')
+    (root / 'RSICD' / 'train_caps.txt').write_text('a caption\n' * 5)
+    save_png(root / 'rsitmd' / 'images' / 'b.png', 1)
+    (root / 'rsitmd' / 'dataset_rsitmd.json').write_text(json.dumps({'images': []}))
+    out = tmp_path / 'report'
+    rc = rs_vlm_main(
+        ['evaluate', '--model', 'rs-vit-tiny', '--checkpoint', str(checkpoint), '--data-root',
+         str(root), '--output', str(out), '--suite', 'retrieval', '--no-tensorboard']
+    )  # fmt: skip
+    report = json.loads((out / 'report.json').read_text())
+    reasons = {s['dataset']: s['reason'] for s in report['skipped']}
+    assert reasons['RSICD'].startswith(f'{root / "RSICD"} holds no test split')
+    errors = {e['dataset'] for e in report['errors']}
+    assert 'RSICD' not in errors and 'RSITMD' in errors  # our own folder name stays strict
+    assert rc == 1

@@ -227,3 +227,21 @@ def test_hostile_safetensors_bytes_name_the_file(tmp_path: Path, content: bytes)
     path.write_bytes(content)
     with pytest.raises(CheckpointError, match=r'bad\.safetensors'):
         read_state_dict(path)
+
+
+@pytest.mark.parametrize('name', ['model.onnx', 'last.ckpt', 'weights.json'])
+def test_export_refuses_a_file_suffix_it_does_not_write(
+    lightning_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture, name: str
+) -> None:
+    output = tmp_path / name
+    assert main(['export', '--checkpoint', str(lightning_checkpoint), '--output', str(output)]) == 1
+    assert not output.exists()
+    assert f"unknown export suffix '{Path(name).suffix}'" in capsys.readouterr().err
+
+
+def test_export_folder_names_with_a_version_stay_folders(
+    lightning_checkpoint: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / 'RemoteCLIP-v1.0'
+    assert main(['export', '--checkpoint', str(lightning_checkpoint), '--output', str(output)]) == 0
+    assert (output / 'open_clip_config.json').is_file()

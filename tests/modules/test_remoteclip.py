@@ -265,3 +265,16 @@ def test_loss_check_waits_for_backward_unless_accumulating(
     trainer.fit(module, RandomPairsDataModule(module.tokenizer, batch_size=4, length=16))
     assert trainer.global_step == 2
     assert seen == backwards_seen  # one check per micro-batch
+
+
+@pytest.mark.parametrize('model_name', ['rs-vit-tiny', 'rs-rn-tiny'])
+def test_images_of_another_size_than_the_model_are_a_config_error(model_name: str) -> None:
+    from rs_vlm.errors import ConfigError
+
+    module = RemoteCLIPModule(model_name)
+    tokens = module.tokenizer(['a harbour', 'a forest'])
+    batch = {'image': torch.zeros(2, 3, 224, 224), 'text': tokens}
+    with pytest.raises(ConfigError, match=f"224x224 px, but model '{model_name}' takes 32x32 px"):
+        module.training_step(batch, 0)
+    good = {'image': torch.zeros(2, 3, 32, 32), 'text': tokens}
+    assert torch.isfinite(module.validation_step(good, 0))

@@ -138,3 +138,15 @@ def test_bad_embeddings_files(tmp_path: Path) -> None:
     np.savez(partial, image_features=np.zeros((1, 4), np.float32))
     with pytest.raises(InputError, match="key 'image_files'"):
         load_embeddings(partial)
+
+
+def test_search_of_a_target_the_file_does_not_hold_is_an_error(
+    tmp_path: Path, tiny_model: LoadedModel
+) -> None:
+    captions_only = save_embeddings(
+        embed_captions(CAPTIONS, loaded=tiny_model), tmp_path / 'captions.npz'
+    )
+    vector = load_embeddings(captions_only).caption_features[0]
+    assert len(search(captions_only, vector, k=2, target='captions')) == 2
+    with pytest.raises(ValueError, match=r'captions\.npz: the embeddings hold no image to search'):
+        search(captions_only, vector, k=2, target='images')

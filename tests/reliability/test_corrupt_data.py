@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from corpus_helpers import write_caption_corpus
+from corpus_helpers import fit_config, run_cli, write_caption_corpus
 from lightning.pytorch import Callback
 from lightning.pytorch.loggers import CSVLogger
 from PIL import Image
@@ -94,9 +94,20 @@ class _WeightsPerStep(Callback):
         self.changed.append(any(not torch.equal(a, b) for a, b in zip(after, self.before)))
 
 
-def _fit_tiny(tmp_path: Path, quiet_trainer, csv_path: Path, max_skipped_fraction: float):
+def _fit_tiny(
+    tmp_path: Path,
+    quiet_trainer,
+    csv_path: Path,
+    max_skipped_fraction: float,
+    val_csv: Path | None = None,
+):
     datamodule = CaptionDataModule(
-        train_csv=csv_path, image_size=32, batch_size=4, tokenizer='rs-vit-tiny', on_error='skip'
+        train_csv=csv_path,
+        val_csv=val_csv,
+        image_size=32,
+        batch_size=4,
+        tokenizer='rs-vit-tiny',
+        on_error='skip',
     )
     module = RemoteCLIPModule(
         'rs-vit-tiny',
@@ -118,8 +129,12 @@ def _fit_tiny(tmp_path: Path, quiet_trainer, csv_path: Path, max_skipped_fractio
 def test_an_all_bad_batch_is_a_counted_skipped_step(tmp_path: Path, quiet_trainer) -> None:
     csv_path = write_caption_corpus(tmp_path / 'data', 12, size=32)
     corrupt = _corrupt_images_of_batch(csv_path, batch=1, batch_size=4, size=12)
+    # a validation set whose only batch is unreadable too: validation passes without a loss
+    val_csv = write_caption_corpus(tmp_path / 'val', 4, size=32)
+    for image in (tmp_path / 'val' / 'images').iterdir():
+        image.write_bytes(b'')
     datamodule, module, counter, weights, trainer = _fit_tiny(
-        tmp_path, quiet_trainer, csv_path, 0.5
+        tmp_path, quiet_trainer, csv_path, 0.5, val_csv
     )
     trainer.fit(module, datamodule)
     assert trainer.state.finished
@@ -133,6 +148,7 @@ def test_an_all_bad_batch_is_a_counted_skipped_step(tmp_path: Path, quiet_traine
     assert rows['0']['train/empty_batches_skipped'] == ''
     assert float(rows['1']['train/empty_batches_skipped']) == 1
     assert float(rows['1']['train/skipped_inputs']) == 4
+    assert 'val/loss' not in trainer.callback_metrics
 
 
 @pytest.mark.torchgeo
@@ -144,3 +160,20 @@ def test_too_many_all_bad_batches_stop_the_run_with_a_clear_error(
     datamodule, module, _, _, trainer = _fit_tiny(tmp_path, quiet_trainer, csv_path, 0.1)
     with pytest.raises(SkippedBatchesError, match=r'1 of 3 training steps .* unreadable'):
         trainer.fit(module, datamodule)
+
+
+@pytest.mark.slow
+@pytest.mark.torchgeo
+def test_rs_vlm_fit_on_unreadable_images_only_stops_with_a_clear_error(tmp_path: Path) -> None:
+    csv_path = write_caption_corpus(tmp_path / 'data', 12, size=32)
+    for image in (tmp_path / 'data' / 'images').iterdir():
+        image.write_bytes(b'not an image')
+    config = fit_config(
+        tmp_path / 'run', csv_path, batch_size=4, max_epochs=1, data_args={'on_error': 'skip'}
+    )
+    result = run_cli('fit', '--config', str(config))
+    assert result.returncode == 1
+    assert 'Traceback' not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith('rs-vlm fit: error: 3 of 3 training steps (100%'), last
+    assert 'every image of their batch was unreadable' in last
