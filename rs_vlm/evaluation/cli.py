@@ -104,6 +104,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.checkpoint is not None and not Path(args.checkpoint).exists():
+        print(
+            f'rs-vlm evaluate: error: --checkpoint {args.checkpoint} does not exist; expected a '
+            'weights file or an open_clip folder',
+            file=sys.stderr,
+        )
+        return 2
     configure_logging(args.verbose)
     try:
         check_output_paths(

@@ -248,3 +248,16 @@ def test_a_training_data_root_folder_without_a_test_split_is_skipped(tmp_path, c
     errors = {e['dataset'] for e in report['errors']}
     assert 'RSICD' not in errors and 'RSITMD' in errors  # our own folder name stays strict
     assert rc == 1
+
+
+def test_a_missing_checkpoint_fails_before_loading(tmp_path, capsys):
+    (tmp_path / 'aid').mkdir()
+    missing = tmp_path / 'nothere.pt'
+    rc = rs_vlm_main(
+        ['evaluate', '--model', 'rs-vit-tiny', '--checkpoint', str(missing),
+         '--data-root', str(tmp_path), '--output', str(tmp_path / 'report')]
+    )  # fmt: skip
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and f'--checkpoint {missing} does not exist' in err
+    assert not (tmp_path / 'report').exists()
