@@ -6,14 +6,14 @@ also reported per batch by :func:`collate_skipping_bad` under the ``skipped`` ke
 """
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import torch
-from torch.utils.data import default_collate
 
 from rs_vlm.errors import CorpusError, InputError
+from rs_vlm.skipped_batches import collate_skipping_bad, is_all_skipped
 
 __all__ = [
     'IMAGE_READ_ERRORS',
@@ -100,41 +100,3 @@ class BadInputPolicy:
         except IMAGE_READ_ERRORS as error:
             self.handle(path, f'{context}: {error}', key=key, cause=error)
             return None
-
-
-def collate_skipping_bad(
-    samples: Sequence[dict[str, Any] | None],
-    collate: Callable[[list[dict[str, Any]]], dict[str, Any]] = default_collate,
-) -> dict[str, Any]:
-    """Collate samples, dropping ``None`` (skipped) ones and recording how many were dropped.
-
-    A batch whose every sample was bad becomes ``{'skipped': n}`` alone (see
-    :func:`is_all_skipped`): the training module skips that step and counts it, instead of
-    the whole run stopping on one unlucky batch.
-
-    Args:
-        samples: Samples from a dataset; ``None`` marks a skipped bad input.
-        collate: The collate function for the remaining samples.
-
-    Returns:
-        The batch, with ``skipped`` (a 0-d long tensor) added when any sample was dropped.
-    """
-    kept = [sample for sample in samples if sample is not None]
-    if not kept:
-        return {'skipped': torch.tensor(len(samples))}
-    batch = collate(kept)
-    if len(kept) < len(samples):
-        batch['skipped'] = torch.tensor(len(samples) - len(kept))
-    return batch
-
-
-def is_all_skipped(batch: Any) -> bool:
-    """Whether ``batch`` is what :func:`collate_skipping_bad` makes of an all-bad batch.
-
-    Args:
-        batch: A batch.
-
-    Returns:
-        True when the batch holds no sample, only the ``skipped`` count.
-    """
-    return isinstance(batch, Mapping) and set(batch) == {'skipped'}

@@ -13,7 +13,6 @@ from torch import Tensor
 from torch.nn import functional as F
 from torch.optim.lr_scheduler import LambdaLR
 
-from rs_vlm.datasets.bad_input import is_all_skipped
 from rs_vlm.errors import ConfigError
 from rs_vlm.models.factory import create_clip, get_tokenizer
 from rs_vlm.modules.loss import InfoNCELoss
@@ -21,6 +20,7 @@ from rs_vlm.modules.optim import WarmupCosineSchedule, no_weight_decay_names, pa
 from rs_vlm.reliability.dataloader_resume import apply_pending_dataloader_state
 from rs_vlm.reliability.nonfinite_loss import NonFiniteLossGuard, NonFinitePolicy
 from rs_vlm.reliability.skipped_inputs import EmptyBatchGuard
+from rs_vlm.skipped_batches import is_all_skipped
 
 __all__ = ['RemoteCLIPModule']
 
