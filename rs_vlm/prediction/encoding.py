@@ -23,6 +23,7 @@ from rs_vlm.errors import InputError
 from rs_vlm.evaluation.preprocessing import to_pil
 from rs_vlm.image_files import IMAGE_SUFFIXES
 from rs_vlm.io.decoding import load_image
+from rs_vlm.pixel_budget import check_pixel_budget, open_pillow_image
 
 __all__ = [
     'IMAGE_SUFFIXES',
@@ -32,6 +33,7 @@ __all__ = [
     'encode_image_files',
     'encode_texts',
     'find_images',
+    'open_rgb_image',
 ]
 
 
@@ -77,6 +79,37 @@ def find_images(
     return files
 
 
+#: Pillow modes that ``load_image`` turns into RGB with ``Image.convert('RGB')``.
+_PILLOW_8_BIT_MODES = frozenset({'1', 'L', 'LA', 'P', 'PA', 'RGB', 'RGBA', 'RGBX', 'CMYK', 'YCbCr'})
+
+
+def open_rgb_image(path: Path) -> Image.Image:
+    """The 8-bit RGB image of ``path`` that open_clip's ``preprocess`` takes.
+
+    8-bit files (JPEG, PNG, BMP, WebP, GIF) are decoded by Pillow straight into the image a
+    user's ``preprocess(Image.open(path).convert('RGB'))`` sees, the same pixels
+    :func:`~rs_vlm.io.decoding.load_image` gives, without its tensor round trip (a copy of a
+    600 px image costs about as much as decoding it). TIFFs and other bit depths go through
+    ``load_image``'s band selection and stretch.
+
+    Args:
+        path: An image file.
+
+    Returns:
+        The RGB image.
+
+    Raises:
+        OSError: The file is missing, truncated or not an image.
+        ImageTooLargeError: The image is over the pixel budget.
+    """
+    if path.suffix.lower() not in ('.tif', '.tiff'):
+        with open_pillow_image(path) as image:
+            if image.mode in _PILLOW_8_BIT_MODES:
+                check_pixel_budget(*image.size, path)
+                return image.convert('RGB')
+    return to_pil(load_image(path, dtype=torch.uint8))
+
+
 class ImageFileDataset(Dataset[dict[str, Any]]):
     """Decoded and preprocessed image files; a file that cannot be read yields its error.
 
@@ -99,7 +132,7 @@ class ImageFileDataset(Dataset[dict[str, Any]]):
     def __getitem__(self, index: int) -> dict[str, Any]:
         """``{'index', 'image'}`` or, for an unreadable file, ``{'index', 'error'}``."""
         try:
-            image = self.preprocess(to_pil(load_image(self.files[index])))
+            image = self.preprocess(open_rgb_image(self.files[index]))
         except Exception as error:  # PIL, rasterio and numpy raise many types for bad files
             return {'index': index, 'error': f'{type(error).__name__}: {error}'}
         return {'index': index, 'image': image}
