@@ -13,15 +13,13 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from rs_vlm.errors import AnnotationError
 
 from .annotated_image import AnnotatedImage
 from .reader_utils import (
     check_class,
     check_declared_size,
-    clip_boxes,
+    clipped_annotated_image,
     parse_number,
     safe_image_name,
 )
@@ -101,18 +99,7 @@ def _frame(
         labels.append(check_class(names[label], classes, path, key=f'{bkey}.class'))
     image = folder / name
     check_declared_size(image, width, height, path, key=key)
-    kept, kept_labels, _, dropped = clip_boxes(
-        np.asarray(corners, dtype=np.float64).reshape(-1, 4), labels, width, height
-    )
-    return AnnotatedImage(
-        path=str(image),
-        width=width,
-        height=height,
-        boxes=kept,
-        labels=kept_labels,
-        dropped=dropped,
-        source=str(path),
-    )
+    return clipped_annotated_image(image, width, height, corners, labels, path)
 
 
 def read_auair(

@@ -6,12 +6,16 @@ The release (``CARPK_devkit/data``) holds ``Annotations/<stem>.txt`` with one bo
 
 from pathlib import Path
 
-import numpy as np
-
 from rs_vlm.errors import AnnotationError
 
 from .annotated_image import AnnotatedImage
-from .reader_utils import clip_boxes, find_image, image_size, parse_number, read_lines
+from .reader_utils import (
+    clipped_annotated_image,
+    find_image,
+    image_size,
+    parse_number,
+    read_lines,
+)
 
 __all__ = ['CARPK_CLASSES', 'read_carpk']
 
@@ -56,15 +60,4 @@ def read_carpk(path: str | Path, *, images: str | Path | None = None) -> Annotat
         labels.append(CARPK_CLASSES[int(class_id)])
     image = find_image(folder, path.stem, path)
     width, height = image_size(image, path)
-    kept, kept_labels, _, dropped = clip_boxes(
-        np.asarray(boxes, dtype=np.float64).reshape(-1, 4), labels, width, height
-    )
-    return AnnotatedImage(
-        path=str(image),
-        width=width,
-        height=height,
-        boxes=kept,
-        labels=kept_labels,
-        dropped=dropped,
-        source=str(path),
-    )
+    return clipped_annotated_image(image, width, height, boxes, labels, path)

@@ -11,12 +11,17 @@ loaders, e.g. a ``LevirPreprocessService`` that reads ``LEVIR/imageWithLabel/*.t
 from collections.abc import Collection
 from pathlib import Path
 
-import numpy as np
-
 from rs_vlm.errors import AnnotationError
 
 from .annotated_image import AnnotatedImage
-from .reader_utils import check_class, clip_boxes, find_image, image_size, parse_number, read_lines
+from .reader_utils import (
+    check_class,
+    clipped_annotated_image,
+    find_image,
+    image_size,
+    parse_number,
+    read_lines,
+)
 
 __all__ = ['LEVIR_CLASSES', 'read_levir']
 
@@ -70,15 +75,4 @@ def read_levir(
         boxes.append([parse_number(v, path, line=number) for v in fields[1:]])
     image = find_image(folder, path.stem, path)
     width, height = image_size(image, path)
-    kept, kept_labels, _, dropped = clip_boxes(
-        np.asarray(boxes, dtype=np.float64).reshape(-1, 4), labels, width, height
-    )
-    return AnnotatedImage(
-        path=str(image),
-        width=width,
-        height=height,
-        boxes=kept,
-        labels=kept_labels,
-        dropped=dropped,
-        source=str(path),
-    )
+    return clipped_annotated_image(image, width, height, boxes, labels, path)

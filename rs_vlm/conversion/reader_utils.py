@@ -16,12 +16,15 @@ from rs_vlm.errors import AnnotationError
 from rs_vlm.image_files import IMAGE_SUFFIXES
 from rs_vlm.pixel_budget import open_pillow_image
 
+from .annotated_image import AnnotatedImage
+
 __all__ = [
     'IMAGE_SUFFIXES',
     'ImageNotFoundError',
     'check_class',
     'check_declared_size',
     'clip_boxes',
+    'clipped_annotated_image',
     'find_image',
     'image_size',
     'parse_number',
@@ -258,3 +261,38 @@ def clip_boxes(
     kept_labels = [label for label, k in zip(labels, keep.tolist()) if k]
     kept_oriented = None if oriented is None else np.asarray(oriented)[keep]
     return clipped[keep], kept_labels, kept_oriented, dropped
+
+
+def clipped_annotated_image(
+    image: str | Path,
+    width: int,
+    height: int,
+    boxes: Sequence[Sequence[float]],
+    labels: list[str],
+    source: str | Path,
+) -> AnnotatedImage:
+    """The record of one image whose axis-aligned boxes are clipped to its size.
+
+    Args:
+        image: The image file.
+        width: Image width in pixels.
+        height: Image height in pixels.
+        boxes: ``(xmin, ymin, xmax, ymax)`` per object.
+        labels: Class name per object.
+        source: The annotation file, named in the record.
+
+    Returns:
+        The record, with the boxes that fell outside the image counted in ``dropped``.
+    """
+    kept, kept_labels, _, dropped = clip_boxes(
+        np.asarray(boxes, dtype=np.float64).reshape(-1, 4), labels, width, height
+    )
+    return AnnotatedImage(
+        path=str(image),
+        width=width,
+        height=height,
+        boxes=kept,
+        labels=kept_labels,
+        dropped=dropped,
+        source=str(source),
+    )
